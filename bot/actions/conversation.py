@@ -1,0 +1,89 @@
+"""Leaving the happy path: stopping, asking for a person, not being understood."""
+
+from __future__ import annotations
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import ActiveLoop, EventType, FollowupAction, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from bot.actions.runtime import runtime
+from bot.actions.tickets import customer_time, file_from_tracker, first_response_by, reset_intake
+from bot.transcript import intake_messages
+from bot.triage import categorize
+
+FALLBACK_INTENT = "nlu_fallback"
+NARRATIVE_MIN_WORDS = 10
+"""A long message the classifier could not place is most likely a complaint."""
+
+
+class ActionStopComplaint(Action):
+    """Stop the intake on request, keeping what was said as a withdrawn ticket."""
+
+    def name(self) -> str:
+        return "action_stop_complaint"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        if intake_messages(tracker.events):
+            await file_from_tracker(tracker, "withdrawn")
+        dispatcher.utter_message(response="utter_stop_complaint")
+        return [ActiveLoop(None), SlotSet("requested_slot", None)] + reset_intake()
+
+
+class ActionRequestHuman(Action):
+    """Hand the case to people: file what we have, escalated, and say when they will call."""
+
+    def name(self) -> str:
+        return "action_request_human"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        rt = runtime()
+        filing = await file_from_tracker(tracker, "escalated")
+        dispatcher.utter_message(
+            response="utter_handoff_requested",
+            ticket_number=filing.number,
+            first_response_by=customer_time(first_response_by(filing.draft, rt), rt),
+        )
+        return [ActiveLoop(None), SlotSet("requested_slot", None)] + reset_intake() + [
+            SlotSet("ticket_number", filing.number)
+        ]
+
+
+class ActionClarifyFallback(Action):
+    """Ask a clarifying question; on the second miss in a row, offer a person.
+
+    A long message the classifier was unsure of is treated as a complaint, so an upset
+    customer who writes a paragraph is listened to rather than asked to rephrase.
+    """
+
+    def name(self) -> str:
+        return "action_clarify_fallback"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        text = (tracker.latest_message or {}).get("text") or ""
+        guess = categorize(None, 0.0, text, runtime().config.triage)
+        if len(text.split()) >= NARRATIVE_MIN_WORDS or guess.category != "other":
+            return [FollowupAction("action_acknowledge_complaint")]
+        if self._misses_in_a_row(tracker) >= 2:
+            dispatcher.utter_message(response="utter_offer_human")
+        else:
+            dispatcher.utter_message(response="utter_clarify")
+        return []
+
+    @staticmethod
+    def _misses_in_a_row(tracker: Tracker) -> int:
+        misses = 0
+        for event in reversed(tracker.events):
+            if event.get("event") != "user":
+                continue
+            intent = ((event.get("parse_data") or {}).get("intent") or {}).get("name")
+            if intent not in (FALLBACK_INTENT, "inform", "correct", "dont_know", "choose_option"):
+                break
+            misses += 1
+        return misses

@@ -1,0 +1,182 @@
+"""Clarify (5W1H): fill the complaint form from whatever the customer says.
+
+Every message is read for every detail, so nothing already said is asked again.
+Extraction and validation are one domain call (``bot.extraction``); this adapter
+decides which values may overwrite earlier ones and which replies that needs.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from rasa_sdk import Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.forms import FormValidationAction
+from rasa_sdk.types import DomainDict
+
+from bot.actions.intents import is_complaint, is_interruption
+from bot.actions.responses import fresh_text
+from bot.actions.runtime import runtime
+from bot.extraction import extract_fields
+from bot.options import match_option
+from bot.transcript import latest_user_time
+from bot.triage import mood_for, score_emotion
+
+logger = logging.getLogger(__name__)
+
+UNKNOWN = "unknown"
+NONE = "none"
+
+SHORT_ANSWER_SLOTS = frozenset({"customer_name", "incident_date", "order_ref", "contact", "complaint_product"})
+"""Slots whose answer is a few words: a long narrative must not be taken as one."""
+
+SHORT_ANSWER_MAX_WORDS = 8
+
+NEGATIVE_VALUE = {"people_involved": NONE, "contact": NONE, "order_ref": UNKNOWN}
+"""What a plain "no" means for the slots where no is a real answer."""
+
+PROBLEM_RESPONSES = {
+    "future_date": "utter_invalid_future_date",
+    "unparsable_date": "utter_invalid_unparsable_date",
+    "invalid_phone": "utter_invalid_phone",
+    "invalid_email": "utter_invalid_email",
+}
+
+OPENING_NARRATIVE_MIN_WORDS = 6
+
+ANGRY_FOLLOWUP_SCORE = 0.7
+
+
+def _intent(tracker: Tracker) -> tuple[str | None, float]:
+    intent = (tracker.latest_message or {}).get("intent") or {}
+    return intent.get("name"), float(intent.get("confidence") or 0.0)
+
+
+class ValidateComplaintForm(FormValidationAction):
+    """Extract, validate and acknowledge the details of a complaint."""
+
+    def name(self) -> str:
+        return "validate_complaint_form"
+
+    async def get_extraction_events(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        """All slot changes this message brings; an empty list lets the form reject it."""
+        text = ((tracker.latest_message or {}).get("text") or "").strip()
+        requested = tracker.get_slot("requested_slot")
+        if requested == "chosen_option":
+            return self._choose_option(dispatcher, tracker, domain, text)
+        if requested == "complaint_confirmed":
+            return self._confirm(dispatcher, tracker, domain, text)
+        return self._collect(dispatcher, tracker, domain, text, requested)
+
+    async def get_validation_events(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        """Values were validated while being extracted; pass them on unchanged."""
+        return [SlotSet(name, value) for name, value in tracker.slots_to_validate().items()]
+
+    def _collect(
+        self,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+        text: str,
+        requested: str | None,
+    ) -> list[EventType]:
+        intent, confidence = _intent(tracker)
+        if requested and intent in ("dont_know", "deny") and confidence >= 0.5 and requested != "problem_description":
+            value = NEGATIVE_VALUE.get(requested, UNKNOWN) if intent == "deny" else (
+                NONE if requested == "contact" else UNKNOWN
+            )
+            reply = "utter_contact_refused_ok" if requested == "contact" else "utter_dont_know_ok"
+            dispatcher.utter_message(text=fresh_text(domain, reply, tracker))
+            return [SlotSet(requested, value)]
+
+        values, problems = self._extract(tracker, text, requested, intent, confidence)
+        correcting = intent == "correct"
+        events: list[EventType] = []
+        changed_filled_slot = False
+        for slot, value in values.items():
+            current = tracker.get_slot(slot)
+            if current is None or slot == requested or correcting or slot.endswith("_kind"):
+                if current is not None and current != value and slot != requested and not slot.endswith("_kind"):
+                    changed_filled_slot = True
+                events.append(SlotSet(slot, value))
+        if requested is None and is_complaint(intent) and len(text.split()) >= OPENING_NARRATIVE_MIN_WORDS:
+            if tracker.get_slot("problem_description") is None:
+                events.append(SlotSet("problem_description", text))
+        if requested and requested in problems and requested not in values:
+            dispatcher.utter_message(text=fresh_text(domain, PROBLEM_RESPONSES[problems[requested]], tracker))
+            events.append(SlotSet(requested, None))
+        if changed_filled_slot:
+            dispatcher.utter_message(text=fresh_text(domain, "utter_correction_noted", tracker))
+        if events and requested and not is_complaint(intent):
+            self._empathize_if_angry(dispatcher, tracker, domain, text)
+        return events
+
+    @staticmethod
+    def _extract(
+        tracker: Tracker, text: str, requested: str | None, intent: str | None, confidence: float
+    ) -> tuple[dict[str, str], dict[str, str]]:
+        if not text or text.startswith("/"):
+            return {}, {}
+        rt = runtime()
+        long_answer = requested in SHORT_ANSWER_SLOTS and len(text.split()) > SHORT_ANSWER_MAX_WORDS
+        accept_free_text = bool(requested) and not is_interruption(intent, confidence) and not long_answer
+        if intent == "correct":
+            accept_free_text = False
+        extraction = extract_fields(
+            text,
+            now=latest_user_time(tracker.events),
+            requested_slot=requested,
+            accept_free_text=accept_free_text,
+            config=rt.config.triage,
+            phone_region=rt.settings.phone_region,
+            languages=list(rt.config.triage.languages),
+        )
+        return dict(extraction.values), dict(extraction.problems)
+
+    @staticmethod
+    def _empathize_if_angry(
+        dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict, text: str
+    ) -> None:
+        config = runtime().config.triage
+        score = score_emotion(text, config)
+        if score >= ANGRY_FOLLOWUP_SCORE and mood_for(text, score, config) == "angry":
+            dispatcher.utter_message(text=fresh_text(domain, "utter_empathy_followup_angry", tracker))
+
+    @staticmethod
+    def _choose_option(
+        dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict, text: str
+    ) -> list[EventType]:
+        offered: list[str] = list(tracker.get_slot("offered_options") or [])
+        entities: list[dict[str, Any]] = (tracker.latest_message or {}).get("entities") or []
+        from_payload = next((e.get("value") for e in entities if e.get("entity") == "chosen_option"), None)
+        choice = from_payload if from_payload in offered else match_option(text, offered, runtime().config.options)
+        if choice:
+            return [SlotSet("chosen_option", choice)]
+        intent, confidence = _intent(tracker)
+        if intent == "ask_human" and "human_agent" in offered:
+            return [SlotSet("chosen_option", "human_agent")]
+        if is_interruption(intent, confidence):
+            return []
+        dispatcher.utter_message(response="utter_option_not_understood", option_count=len(offered))
+        return [SlotSet("chosen_option", None)]
+
+    def _confirm(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict, text: str
+    ) -> list[EventType]:
+        intent, confidence = _intent(tracker)
+        if intent == "affirm" and confidence >= 0.5:
+            return [SlotSet("complaint_confirmed", True)]
+        values, _ = self._extract(tracker, text, None, "correct", 1.0)
+        corrections = [SlotSet(slot, value) for slot, value in values.items() if tracker.get_slot(slot) != value]
+        if corrections:
+            dispatcher.utter_message(text=fresh_text(domain, "utter_correction_noted", tracker))
+            return corrections + [SlotSet("complaint_confirmed", None)]
+        if is_interruption(intent, confidence):
+            return []
+        return [SlotSet("complaint_confirmed", None)]

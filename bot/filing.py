@@ -1,0 +1,92 @@
+"""Turn a finished intake into a ticket draft: triage, SLA deadlines, narrative, transcript.
+
+Pure: given the collected details, the conversation's events and the time, it decides
+everything a ticket records, so the same rules serve the chat, the agent console and
+tests without a model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import date, datetime
+from typing import Any
+
+from bot.domain_config import DomainConfig
+from bot.tickets import TicketDraft
+from bot.transcript import intake_messages, transcript
+from bot.triage import assess, categorize, conversation_emotion, score_emotion, sla_deadlines
+
+PLACEHOLDERS = ("unknown", "none")
+
+
+def _text(slots: Mapping[str, Any], name: str) -> str | None:
+    value = slots.get(name)
+    return None if value in (None, "") else str(value)
+
+
+def _incident_date(value: str | None) -> date | None:
+    if not value or value in PLACEHOLDERS:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        return None
+
+
+def build_draft(
+    slots: Mapping[str, Any],
+    events: Iterable[Mapping[str, Any]],
+    *,
+    channel: str,
+    sender_id: str,
+    customer_type: str,
+    now: datetime,
+    config: DomainConfig,
+    status: str = "open",
+) -> TicketDraft:
+    """Everything a new ticket records, from the intake's slots and event log."""
+    events = list(events)
+    words = intake_messages(events)
+    narrative = "\n".join(words)
+    category = _text(slots, "complaint_category")
+    confidence = float(slots.get("category_confidence") or 0.0)
+    if category in (None, "other"):
+        guess = categorize(None, 0.0, narrative, config.triage)
+        category, confidence = guess.category, guess.confidence
+    emotion = conversation_emotion([score_emotion(text, config.triage) for text in words]) if words else 0.0
+    assessment = assess(category, emotion, narrative, config.triage)
+    deadlines = sla_deadlines(assessment.priority, now, config.sla)
+    incident_text = _text(slots, "incident_date")
+    return TicketDraft(
+        status=status,
+        channel=channel,
+        sender_id=sender_id,
+        language=_text(slots, "language") or "en",
+        customer_type=customer_type,
+        customer_name=_text(slots, "customer_name"),
+        contact=_text(slots, "contact"),
+        contact_kind=_text(slots, "contact_kind"),
+        complaint_product=_text(slots, "complaint_product"),
+        problem_description=_text(slots, "problem_description"),
+        incident_date=_incident_date(incident_text),
+        incident_date_text=incident_text,
+        incident_location=_text(slots, "incident_location"),
+        order_ref=_text(slots, "order_ref"),
+        people_involved=_text(slots, "people_involved"),
+        impact=_text(slots, "impact"),
+        desired_outcome=_text(slots, "desired_outcome"),
+        desired_outcome_kind=_text(slots, "desired_outcome_kind"),
+        narrative=narrative,
+        category=category,
+        category_confidence=confidence,
+        severity=assessment.severity,
+        priority=assessment.priority,
+        emotion_score=emotion,
+        chosen_option=_text(slots, "chosen_option"),
+        offered_options=list(slots.get("offered_options") or []),
+        sla_classify_by=deadlines.classify_by,
+        sla_analyse_by=deadlines.analyse_by,
+        sla_resolve_by=deadlines.resolve_by,
+        sla_close_by=deadlines.close_by,
+        transcript=transcript(events),
+    )

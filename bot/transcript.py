@@ -1,0 +1,75 @@
+"""The customer's words, read back from a conversation's event log.
+
+Rasa keeps every message in the tracker; these helpers turn that log (plain event
+dicts, so no Rasa import) into the verbatim narrative of the current complaint and
+the transcript stored with a ticket. Nothing is summarised or trimmed: a customer's
+words are evidence.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime, timezone
+from typing import Any
+
+INTAKE_START_ACTION = "action_acknowledge_complaint"
+INTAKE_END_ACTIONS = frozenset({"action_create_ticket", "action_stop_complaint", "action_request_human"})
+
+
+def _is_payload(text: str) -> bool:
+    """Button payloads ('/affirm') are clicks, not words the customer wrote."""
+    return text.startswith("/")
+
+
+def transcript(events: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Every customer and bot message in order, with its time in ISO 8601 UTC."""
+    lines: list[dict[str, Any]] = []
+    for event in events:
+        kind = event.get("event")
+        text = event.get("text")
+        if kind not in ("user", "bot") or not text:
+            continue
+        stamp = datetime.fromtimestamp(float(event.get("timestamp") or 0), tz=timezone.utc)
+        sender = "customer" if kind == "user" else "assistant"
+        lines.append({"sender": sender, "text": text, "timestamp": stamp.isoformat()})
+    return lines
+
+
+def intake_messages(events: Iterable[Mapping[str, Any]]) -> list[str]:
+    """The customer's messages since the current complaint began, verbatim.
+
+    The complaint begins with the message that triggered the first acknowledgement
+    after the previous complaint ended (filed, stopped or handed to a person).
+    """
+    pending_user_text: str | None = None
+    collecting = False
+    messages: list[str] = []
+    for event in events:
+        kind = event.get("event")
+        if kind == "user":
+            text = event.get("text") or ""
+            if collecting:
+                if text and not _is_payload(text):
+                    messages.append(text)
+            else:
+                pending_user_text = text
+        elif kind == "action":
+            name = event.get("name")
+            if name in INTAKE_END_ACTIONS:
+                collecting, messages, pending_user_text = False, [], None
+            elif name == INTAKE_START_ACTION and not collecting:
+                collecting = True
+                if pending_user_text and not _is_payload(pending_user_text):
+                    messages.append(pending_user_text)
+    return messages
+
+
+def latest_user_time(events: Iterable[Mapping[str, Any]]) -> datetime:
+    """When the customer last wrote; relative dates are resolved against it."""
+    stamp: float | None = None
+    for event in events:
+        if event.get("event") == "user" and event.get("timestamp"):
+            stamp = float(event["timestamp"])
+    if stamp is None:
+        return datetime.now(timezone.utc)
+    return datetime.fromtimestamp(stamp, tz=timezone.utc)

@@ -1,0 +1,142 @@
+"""Drive one scripted customer through a complaint over Rasa's REST channel.
+
+The customer reads what the assistant asks from the conversation's tracker
+(``requested_slot``) and answers from its script, the way a person answers the
+question on screen. Used by the scripted-customer tests and the load benchmark.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import yaml
+
+CUSTOMERS_FILE = Path(__file__).with_name("customers.yml")
+MAX_TURNS = 30
+REQUEST_TIMEOUT_S = 30
+
+
+@dataclass
+class ConversationResult:
+    """What happened in one conversation, for assertions and load figures."""
+
+    sender_id: str
+    latencies: list[float] = field(default_factory=list)
+    errors: int = 0
+    turns: int = 0
+    ticket_number: str | None = None
+    options_offered: int = 0
+    replies: list[str] = field(default_factory=list)
+
+    @property
+    def transcript(self) -> str:
+        return "\n".join(self.replies)
+
+
+def load_customers(path: Path = CUSTOMERS_FILE) -> list[dict[str, Any]]:
+    """The scripted customers, in file order."""
+    return yaml.safe_load(path.read_text(encoding="utf-8"))["customers"]
+
+
+def expected_date(spec: str, today: date) -> str:
+    """Resolve an expectation such as ``ago:1`` or ``dom:3`` against ``today``."""
+    kind, _, value = spec.partition(":")
+    if kind == "ago":
+        return (today - timedelta(days=int(value))).isoformat()
+    if kind == "dom":
+        day = int(value)
+        candidate = today.replace(day=1)
+        while True:
+            try:
+                resolved = candidate.replace(day=day)
+            except ValueError:
+                resolved = None
+            if resolved and resolved <= today:
+                return resolved.isoformat()
+            candidate = (candidate - timedelta(days=1)).replace(day=1)
+    return spec
+
+
+async def _say(
+    session: aiohttp.ClientSession, base_url: str, result: ConversationResult, text: str
+) -> list[dict[str, Any]]:
+    started = time.perf_counter()
+    try:
+        async with session.post(
+            f"{base_url}/webhooks/rest/webhook",
+            json={"sender": result.sender_id, "message": text},
+            timeout=aiohttp.ClientTimeout(total=REQUEST_TIMEOUT_S),
+        ) as response:
+            replies = await response.json() if response.status == 200 else None
+    except (aiohttp.ClientError, TimeoutError):
+        replies = None
+    result.latencies.append(time.perf_counter() - started)
+    result.turns += 1
+    if not replies:
+        result.errors += 1
+        return []
+    result.replies.extend(r.get("text", "") for r in replies if r.get("text"))
+    return replies
+
+
+async def _slots(session: aiohttp.ClientSession, base_url: str, sender_id: str) -> dict[str, Any]:
+    async with session.get(
+        f"{base_url}/conversations/{sender_id}/tracker",
+        params={"include_events": "NONE"},
+        timeout=aiohttp.ClientTimeout(total=REQUEST_TIMEOUT_S),
+    ) as response:
+        response.raise_for_status()
+        tracker = await response.json()
+    slots = dict(tracker.get("slots") or {})
+    slots["_active_loop"] = (tracker.get("active_loop") or {}).get("name")
+    return slots
+
+
+def _choice(customer: dict[str, Any], buttons: list[dict[str, Any]]) -> str:
+    how = customer.get("choose") or {"by": "number", "text": "1"}
+    if how["by"] == "payload" and buttons:
+        return buttons[int(how.get("index", 0))]["payload"]
+    return str(how.get("text", "1"))
+
+
+def _answer(customer: dict[str, Any], slot: str, asked: dict[str, int]) -> str:
+    answer = (customer.get("answers") or {}).get(slot, "I don't know")
+    if isinstance(answer, list):
+        index = min(asked.get(slot, 0), len(answer) - 1)
+        answer = answer[index]
+    asked[slot] = asked.get(slot, 0) + 1
+    return answer
+
+
+async def run_scripted_conversation(
+    session: aiohttp.ClientSession, base_url: str, sender_id: str, customer: dict[str, Any]
+) -> ConversationResult:
+    """Tell the complaint, answer every question, pick a remedy, confirm; stop at the ticket."""
+    result = ConversationResult(sender_id=sender_id)
+    replies: list[dict[str, Any]] = []
+    for text in customer["opening"]:
+        replies = await _say(session, base_url, result, text)
+    asked: dict[str, int] = {}
+    while result.turns < MAX_TURNS:
+        slots = await _slots(session, base_url, sender_id)
+        if slots.get("ticket_number") and not slots["_active_loop"]:
+            result.ticket_number = slots["ticket_number"]
+            return result
+        requested = slots.get("requested_slot")
+        buttons = [b for r in replies for b in (r.get("buttons") or [])]
+        if requested == "chosen_option":
+            result.options_offered = max(result.options_offered, len(buttons))
+            message = _choice(customer, buttons)
+        elif requested == "complaint_confirmed":
+            message = "yes"
+        elif requested:
+            message = _answer(customer, requested, asked)
+        else:
+            return result
+        replies = await _say(session, base_url, result, message)
+    return result

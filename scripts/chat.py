@@ -1,0 +1,65 @@
+"""Talk to the running assistant from a terminal, over its REST channel.
+
+Usage: make chat   (or: .venv/bin/python scripts/chat.py [--url http://127.0.0.1:5005])
+Buttons are shown as [a], [b], ...; type the letter to press one, or just type.
+Type /quit to leave.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import string
+import sys
+import urllib.error
+import urllib.request
+import uuid
+
+
+def send(url: str, sender: str, text: str) -> list[dict]:
+    """One customer message; the assistant's replies."""
+    body = json.dumps({"sender": sender, "message": text}).encode()
+    request = urllib.request.Request(
+        f"{url}/webhooks/rest/webhook", data=body, headers={"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(request, timeout=60) as response:
+        return json.load(response)
+
+
+def show(replies: list[dict]) -> dict[str, str]:
+    """Print the replies; return the button letters and their payloads."""
+    buttons: dict[str, str] = {}
+    for reply in replies:
+        if reply.get("text"):
+            print(f"bot> {reply['text']}")
+        for button in reply.get("buttons") or []:
+            letter = string.ascii_lowercase[len(buttons)]
+            buttons[letter] = button["payload"]
+            print(f"     [{letter}] {button['title']}")
+    return buttons
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--url", default="http://127.0.0.1:5005")
+    args = parser.parse_args()
+    sender = f"terminal-{uuid.uuid4().hex[:8]}"
+    print(f"Connected to {args.url} as {sender}. Tell the assistant what went wrong; /quit to leave.")
+    buttons: dict[str, str] = {}
+    while True:
+        try:
+            text = input("you> ").strip()
+        except (EOFError, KeyboardInterrupt):
+            print()
+            return 0
+        if text == "/quit":
+            return 0
+        message = buttons.get(text.lower(), text)
+        try:
+            buttons = show(send(args.url, sender, message))
+        except (urllib.error.URLError, ConnectionError, TimeoutError) as exc:
+            print(f"(cannot reach the assistant at {args.url}: {exc}; is 'make run' running?)")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,181 @@
+"""The benchmark's arithmetic: if these are wrong, every reported figure is wrong."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import pytest
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+if str(PROJECT_ROOT) not in sys.path:
+    sys.path.insert(0, str(PROJECT_ROOT))  # ``bench`` is a folder of scripts, not an installed package
+
+from bench import load, nlu_eval, proc_stats  # noqa: E402
+
+# --- percentiles ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("values", "q", "expected"),
+    [
+        ([5.0], 50, 5.0),
+        ([5.0], 99, 5.0),
+        ([1.0, 2.0, 3.0, 4.0], 50, 2.5),
+        ([4.0, 1.0, 3.0, 2.0], 50, 2.5),  # order of arrival does not matter
+        ([1.0, 2.0, 3.0, 4.0, 5.0], 0, 1.0),
+        ([1.0, 2.0, 3.0, 4.0, 5.0], 100, 5.0),
+        (list(range(1, 101)), 95, 95.05),  # numpy.percentile(range(1, 101), 95)
+        (list(range(1, 101)), 99, 99.01),
+    ],
+)
+def test_percentile_interpolates_linearly_like_numpy(values: list[float], q: float, expected: float) -> None:
+    assert load.percentile(values, q) == pytest.approx(expected)
+
+
+def test_percentile_of_nothing_is_none_not_zero() -> None:
+    assert load.percentile([], 95) is None
+
+
+@pytest.mark.parametrize("q", [-1, 100.5])
+def test_percentile_rejects_out_of_range(q: float) -> None:
+    with pytest.raises(ValueError):
+        load.percentile([1.0], q)
+
+
+def test_ratio_is_none_without_a_usable_reference() -> None:
+    assert load.ratio(3.0, 1.5) == pytest.approx(2.0)
+    assert load.ratio(None, 1.0) is None
+    assert load.ratio(1.0, None) is None
+    assert load.ratio(1.0, 0.0) is None
+
+
+def test_levels_and_urls_are_validated() -> None:
+    assert load.parse_levels("1, 10,50") == [1, 10, 50]
+    for bad in ("0", "a,b", ""):
+        with pytest.raises(argparse.ArgumentTypeError):
+            load.parse_levels(bad)
+    assert load.loopback_urls("http://127.0.0.1:5005/,http://localhost:5006") == [
+        "http://127.0.0.1:5005",
+        "http://localhost:5006",
+    ]
+    assert load.loopback_urls("http://[::1]:5005") == ["http://[::1]:5005"]
+    for bad in ("http://10.0.0.5:5005", "http://example.com", "ftp://127.0.0.1"):
+        with pytest.raises(argparse.ArgumentTypeError):
+            load.loopback_urls(bad)
+
+
+# --- precision / recall / F1 ------------------------------------------------------------
+
+EXPECTED = ["billing", "billing", "billing", "delivery", "delivery", "none"]
+PREDICTED = ["billing", "billing", "delivery", "delivery", "billing", "none"]
+
+
+def test_label_scores_one_vs_rest() -> None:
+    billing = nlu_eval.label_scores(EXPECTED, PREDICTED, "billing")
+    assert (billing.support, billing.predicted) == (3, 3)
+    assert billing.precision == pytest.approx(2 / 3)
+    assert billing.recall == pytest.approx(2 / 3)
+    assert billing.f1 == pytest.approx(2 / 3)
+
+    delivery = nlu_eval.label_scores(EXPECTED, PREDICTED, "delivery")
+    assert delivery.precision == pytest.approx(1 / 2)
+    assert delivery.recall == pytest.approx(1 / 2)
+    assert delivery.f1 == pytest.approx(1 / 2)
+
+
+def test_f1_is_the_harmonic_mean() -> None:
+    assert nlu_eval.f1_score(1.0, 0.5) == pytest.approx(2 / 3)
+    assert nlu_eval.f1_score(0.0, 0.0) == 0.0
+
+
+def test_label_never_predicted_or_never_expected_scores_zero_without_dividing_by_zero() -> None:
+    never_predicted = nlu_eval.label_scores(["account"], ["other"], "account")
+    assert (never_predicted.precision, never_predicted.recall, never_predicted.f1) == (0.0, 0.0, 0.0)
+    never_expected = nlu_eval.label_scores(["account"], ["other"], "other")
+    assert (never_expected.support, never_expected.predicted, never_expected.f1) == (0, 1, 0.0)
+
+
+def test_label_scores_refuses_unpaired_lists() -> None:
+    with pytest.raises(ValueError):
+        nlu_eval.label_scores(["a", "b"], ["a"], "a")
+
+
+def test_macro_f1_skips_labels_absent_from_data_and_predictions() -> None:
+    scores = [nlu_eval.label_scores(EXPECTED, PREDICTED, label) for label in nlu_eval.ALL_LABELS]
+    # billing 2/3, delivery 1/2, none 1; the five absent categories are left out.
+    assert nlu_eval.macro_f1(scores) == pytest.approx((2 / 3 + 1 / 2 + 1) / 3)
+    assert nlu_eval.macro_f1([]) == 0.0
+
+
+def test_accuracy_and_confusion_pairs() -> None:
+    assert nlu_eval.accuracy(EXPECTED, PREDICTED) == pytest.approx(4 / 6)
+    assert nlu_eval.confusion_pairs(EXPECTED, PREDICTED) == [
+        (("billing", "delivery"), 1),
+        (("delivery", "billing"), 1),
+    ]
+
+
+def test_truncate_keeps_one_line_within_the_limit() -> None:
+    assert nlu_eval.truncate("short") == "short"
+    long = "word " * 30
+    cut = nlu_eval.truncate(long, 60)
+    assert len(cut) == 60 and cut.endswith("…")
+    assert nlu_eval.truncate("two\nlines") == "two lines"
+
+
+# --- CSV validation -----------------------------------------------------------------------
+
+
+def _csv(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "cases.csv"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_read_cases_accepts_optional_intent_column(tmp_path: Path) -> None:
+    path = _csv(tmp_path, "text,expected_category,expected_intent\n"
+                          "I was charged twice,Billing,complain_billing\nhello,none,\n")
+    cases = nlu_eval.read_cases(path)
+    assert [(c.text, c.expected_category, c.expected_intent) for c in cases] == [
+        ("I was charged twice", "billing", "complain_billing"),
+        ("hello", "none", None),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("", "empty"),
+        ("text\nhello\n", r"lacks column\(s\) expected_category"),
+        ("text,expected_category\n", "no rows"),
+        ("text,expected_category\nhello,weather\n", "'weather' is not one of"),
+        ("text,expected_category\n,billing\n", "empty text"),
+    ],
+)
+def test_bad_csv_is_a_dataset_error(tmp_path: Path, content: str, message: str) -> None:
+    with pytest.raises(nlu_eval.DatasetError, match=message):
+        nlu_eval.read_cases(_csv(tmp_path, content))
+
+
+def test_bad_csv_exits_2_with_a_message(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert nlu_eval.main([str(_csv(tmp_path, ""))]) == 2
+    assert nlu_eval.main([str(tmp_path / "missing.csv")]) == 2
+    err = capsys.readouterr().err
+    assert "empty" in err and "cannot read" in err and "Traceback" not in err
+
+
+# --- process tree -------------------------------------------------------------------------
+
+
+def test_descendants_are_collected_once_and_dead_roots_ignored() -> None:
+    parents = {1: 0, 10: 1, 11: 10, 12: 10, 13: 11, 20: 1, 30: 20}
+    assert proc_stats.with_descendants([10, 11, 999], parents) == {10, 11, 12, 13}
+
+
+def test_rss_of_this_process_is_positive() -> None:
+    import os
+
+    total, count = proc_stats.tree_rss_bytes([os.getpid()])
+    assert count >= 1 and total > 0
