@@ -87,8 +87,8 @@ class LevelFigures:
 def percentile(values: Sequence[float], q: float) -> float | None:
     """The q-th percentile (0..100) with linear interpolation between ranks (numpy's default).
 
-    None for no values: an empty latency list means every message failed, which the
-    error count already says; a made-up zero would read as "instant".
+    None for no values: nothing was measured (every conversation failed before its first
+    message), which the error count already says; a made-up zero would read as "instant".
     """
     if not 0 <= q <= 100:
         raise ValueError(f"percentile must be within 0..100, got {q}")

@@ -203,10 +203,12 @@ def newest_model(models_dir: Path = PROJECT_ROOT / "models") -> Path | None:
 async def predict_all(model: Path, cases: Sequence[Case]) -> list[Prediction]:
     """Parse every case with the model and categorise it with the product's triage settings."""
     from rasa.core.agent import Agent
+    from rasa.utils.log_utils import configure_structlog
 
     from bot.domain_config import load_domain_config
     from bot.settings import load_settings
 
+    configure_structlog(logging.WARNING)  # else Rasa logs a debug line per parsed message
     config = load_domain_config(load_settings().config_dir)
     agent = Agent.load(str(model))
     predictions = []

@@ -223,14 +223,17 @@ async def send_message(
 async def run_moodbot_conversation(
     session: aiohttp.ClientSession, base_url: str, sender_id: str
 ) -> ConversationResult:
-    """Drive one complete moodbot conversation; latencies cover successful turns only."""
+    """Drive one complete moodbot conversation.
+
+    Every turn's latency is kept, failed ones included, as ``scripted.driver`` does:
+    the two targets' percentiles must be computed the same way to be compared.
+    """
     result = ConversationResult()
     for text in MOODBOT_CONVERSATION:
         seconds, ok = await send_message(session, base_url, sender_id, text)
         result.turns += 1
-        if ok:
-            result.latencies.append(seconds)
-        else:
+        result.latencies.append(seconds)
+        if not ok:
             result.errors += 1
     return result
 

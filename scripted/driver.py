@@ -7,6 +7,7 @@ question on screen. Used by the scripted-customer tests and the load benchmark.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -73,7 +74,7 @@ async def _say(
             timeout=aiohttp.ClientTimeout(total=REQUEST_TIMEOUT_S),
         ) as response:
             replies = await response.json() if response.status == 200 else None
-    except (aiohttp.ClientError, TimeoutError):
+    except (aiohttp.ClientError, asyncio.TimeoutError):
         replies = None
     result.latencies.append(time.perf_counter() - started)
     result.turns += 1

@@ -102,6 +102,7 @@ class Stack:
     env: dict[str, str]
     log_dir: Path
     run_dir: Path | None = None
+    with_actions: bool = True
     processes: dict[str, subprocess.Popen] = field(default_factory=dict)
     seconds_to_ready: float = 0.0
 
@@ -130,9 +131,10 @@ class Stack:
         started = time.monotonic()
         deadline = started + READY_TIMEOUT_S
         action_port = self.env["ACTION_PORT"]
-        actions = self._spawn(
-            "actions", [str(BIN / "rasa"), "run", "actions", "--actions", "bot.actions", "--port", action_port]
-        )
+        if self.with_actions:
+            actions = self._spawn(
+                "actions", [str(BIN / "rasa"), "run", "actions", "--actions", "bot.actions", "--port", action_port]
+            )
         servers = {
             port: self._spawn(
                 f"rasa-{port}",
@@ -143,7 +145,8 @@ class Stack:
             )
             for port in self.rasa_ports
         }
-        _wait_http(f"http://127.0.0.1:{action_port}/health", deadline, actions)
+        if self.with_actions:
+            _wait_http(f"http://127.0.0.1:{action_port}/health", deadline, actions)
         for port, process in servers.items():
             _wait_http(f"http://127.0.0.1:{port}/status", deadline, process)
         self.seconds_to_ready = time.monotonic() - started

@@ -42,7 +42,14 @@ PROBLEM_RESPONSES = {
     "unparsable_date": "utter_invalid_unparsable_date",
     "invalid_phone": "utter_invalid_phone",
     "invalid_email": "utter_invalid_email",
+    "invalid_contact": "utter_invalid_contact",
 }
+
+UNANSWERED_PROBLEM = {"contact": "invalid_contact", "incident_date": "unparsable_date"}
+"""What it means when a plain answer to these questions yields no value."""
+
+UNANSWERED_VALUE = {"order_ref": UNKNOWN}
+"""An answer to these questions without a value means the customer has none to give."""
 
 OPENING_NARRATIVE_MIN_WORDS = 6
 
@@ -96,6 +103,12 @@ class ValidateComplaintForm(FormValidationAction):
             return [SlotSet(requested, value)]
 
         values, problems = self._extract(tracker, text, requested, intent, confidence)
+        answered_plainly = requested and not is_interruption(intent, confidence) and requested not in values
+        if answered_plainly and requested not in problems and text:
+            if requested in UNANSWERED_PROBLEM:
+                problems[requested] = UNANSWERED_PROBLEM[requested]
+            elif requested in UNANSWERED_VALUE:
+                values[requested] = UNANSWERED_VALUE[requested]
         correcting = intent == "correct"
         events: list[EventType] = []
         changed_filled_slot = False

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import functools
 import logging
-from dataclasses import dataclass
+import threading
+
+from sqlalchemy.engine import Engine
 
 from bot.db import make_engine, make_sessionmaker, migrate
 from bot.domain_config import DomainConfig, load_domain_config
@@ -19,29 +21,35 @@ from bot.tickets import TicketStore
 logger = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
 class Runtime:
     """Settings, policy data and stores for the actions of this process."""
 
-    settings: Settings
-    config: DomainConfig
-    store: TicketStore
-    spool: Spool
+    def __init__(self, settings: Settings, config: DomainConfig, engine: Engine) -> None:
+        self.settings = settings
+        self.config = config
+        self.store = TicketStore(
+            make_sessionmaker(engine), attempts=settings.db_retry_attempts, delay_s=settings.db_retry_delay_s
+        )
+        self.spool = Spool(settings.spool_dir)
+        self._engine = engine
+        self._schema_ready = False
+        self._schema_lock = threading.Lock()
+
+    def ensure_schema(self) -> bool:
+        """Migrate once; a database that was down at start-up is migrated when it returns."""
+        with self._schema_lock:
+            if not self._schema_ready:
+                try:
+                    migrate(self._engine)
+                    self._schema_ready = True
+                except Exception:
+                    logger.exception("ticket store migration failed; will retry on the next write")
+            return self._schema_ready
 
 
 @functools.lru_cache(maxsize=1)
 def runtime() -> Runtime:
-    """Build the process-wide runtime once; a failed migration is retried on write."""
+    """Build the process-wide runtime once."""
     settings = load_settings()
     config = load_domain_config(settings.config_dir)
-    engine = make_engine(settings.database_url)
-    try:
-        migrate(engine)
-    except Exception:
-        logger.exception("ticket store migration failed; tickets will be spooled until it answers")
-    store = TicketStore(
-        make_sessionmaker(engine),
-        attempts=settings.db_retry_attempts,
-        delay_s=settings.db_retry_delay_s,
-    )
-    return Runtime(settings=settings, config=config, store=store, spool=Spool(settings.spool_dir))
+    return Runtime(settings, config, make_engine(settings.database_url))

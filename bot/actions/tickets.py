@@ -52,6 +52,8 @@ def reset_intake() -> list[EventType]:
 
 
 def _customer_type(rt: Runtime, channel: str, sender_id: str) -> str:
+    if not rt.ensure_schema():
+        return "unknown"
     try:
         return "returning" if rt.store.find_by_sender(channel, sender_id) else "new"
     except TicketStoreUnavailable:
@@ -59,16 +61,26 @@ def _customer_type(rt: Runtime, channel: str, sender_id: str) -> str:
 
 
 def _store_or_spool(rt: Runtime, draft: TicketDraft, now: datetime) -> Filing:
-    """Write the ticket; if the store stays down, keep it in the spool under a fixed number."""
+    """Write the ticket; if the store stays down, keep it in the spool under a fixed number.
+
+    Tickets spooled earlier are filed after this one succeeds, so a customer never
+    waits for somebody else's retries.
+    """
     try:
-        rt.spool.replay(rt.store)
+        if not rt.ensure_schema():
+            raise TicketStoreUnavailable("the ticket store could not be migrated")
         record: TicketRecord = rt.store.create(draft, now)
-        return Filing(number=record.number, spooled=False, draft=draft)
     except TicketStoreUnavailable:
         number = new_ticket_number()
-        rt.spool.put(draft, number)
+        rt.spool.put(draft, number, now)
         logger.error("ticket store unavailable; draft spooled", extra={"ticket_number": number})
         return Filing(number=number, spooled=True, draft=draft)
+    if rt.spool.pending():
+        try:
+            rt.spool.replay(rt.store)
+        except TicketStoreUnavailable:
+            logger.warning("spool replay deferred: the ticket store stopped answering")
+    return Filing(number=record.number, spooled=False, draft=draft)
 
 
 async def file_from_tracker(tracker: Tracker, status: str) -> Filing:

@@ -1,0 +1,331 @@
+"""The ticket store: file complaints, look them up, move them through their statuses.
+
+Callers get frozen records, never ORM objects, so nothing outside this module can
+lazy-load or write by accident. Every method is synchronous and short; actions call
+it through ``asyncio.to_thread``. A database that does not answer is retried with
+exponential back-off and then reported as :class:`TicketStoreUnavailable`, so the
+caller can spool the complaint instead of losing it.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields
+from datetime import date, datetime, timezone
+from typing import Any, TypeVar
+
+from sqlalchemy import exc as sa_exc
+from sqlalchemy import orm, select
+
+from bot.db import write_session
+from bot.errors import InvalidTransition, TicketNotFound, TicketStoreUnavailable
+from bot.models import STATUSES, Ticket, TicketEvent
+from bot.ticket_numbers import new_ticket_number, normalise_ticket_number
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+# "withdrawn" at filing keeps the words of a customer who stopped half-way on record.
+INITIAL_STATUSES = frozenset({"open", "escalated", "withdrawn"})
+TRANSITIONS: dict[str, frozenset[str]] = {
+    "open": frozenset({"in_progress", "escalated", "resolved", "withdrawn"}),
+    "in_progress": frozenset({"escalated", "resolved", "withdrawn"}),
+    "escalated": frozenset({"in_progress", "resolved", "withdrawn"}),
+    "resolved": frozenset({"closed", "in_progress"}),
+    "closed": frozenset(),
+    "withdrawn": frozenset(),
+}
+"""Where each status may go. A resolved ticket reopens (the customer is not satisfied);
+closed and withdrawn are final, so a new complaint gets a new ticket."""
+
+NUMBER_DRAWS = 20
+"""Fresh numbers tried before giving up; a clash is one in a billion, twenty in a row is a bug."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class TicketDraft:
+    """Everything a new ticket records, as the intake collected and triaged it.
+
+    Datetimes must be timezone-aware. Optional 5W1H details are None when never
+    given; ``unknown``/``none`` answers are kept as the customer gave them.
+    """
+
+    channel: str
+    sender_id: str
+    narrative: str
+    category: str
+    severity: str
+    priority: str
+    sla_classify_by: datetime
+    sla_analyse_by: datetime
+    sla_resolve_by: datetime
+    sla_close_by: datetime
+    status: str = "open"
+    language: str = "en"
+    customer_type: str = "unknown"
+    customer_name: str | None = None
+    contact: str | None = None
+    contact_kind: str | None = None
+    complaint_product: str | None = None
+    problem_description: str | None = None
+    incident_date: date | None = None
+    incident_date_text: str | None = None
+    incident_location: str | None = None
+    order_ref: str | None = None
+    people_involved: str | None = None
+    impact: str | None = None
+    desired_outcome: str | None = None
+    desired_outcome_kind: str | None = None
+    category_confidence: float = 0.0
+    emotion_score: float = 0.0
+    chosen_option: str | None = None
+    offered_options: list[str] = field(default_factory=list)
+    transcript: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass(frozen=True, kw_only=True)
+class TicketRecord(TicketDraft):
+    """A filed ticket: its draft (with the current status) plus its number and lifecycle times."""
+
+    number: str
+    created_at: datetime
+    updated_at: datetime
+    resolved_at: datetime | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class TicketEventRecord:
+    """One entry of a ticket's history."""
+
+    kind: str
+    at: datetime
+    detail: dict[str, Any]
+
+
+_DRAFT_FIELDS = tuple(f.name for f in fields(TicketDraft))
+_RECORD_FIELDS = tuple(f.name for f in fields(TicketRecord))
+
+
+class TicketStore:
+    """Tickets in SQL, behind retries; see the module docstring."""
+
+    def __init__(self, sessionmaker: orm.sessionmaker, *, attempts: int, delay_s: float) -> None:
+        if attempts < 1:
+            raise ValueError("attempts must be at least 1")
+        self._sessions = sessionmaker
+        self._attempts = attempts
+        self._delay_s = delay_s
+
+    def create(self, draft: TicketDraft, now: datetime, *, number: str | None = None) -> TicketRecord:
+        """File ``draft`` at time ``now`` under a new unique number, or under ``number`` if given.
+
+        A pre-assigned number (from the spool) is kept unless another ticket holds it;
+        filing the same draft at the same ``now`` twice returns the first ticket, so a
+        replay or a retry after a lost commit acknowledgement never duplicates it.
+        """
+        if draft.status not in INITIAL_STATUSES:
+            raise InvalidTransition(f"a ticket cannot start as {draft.status!r}")
+        _require_aware(now=now, **{name: getattr(draft, name) for name in _DRAFT_FIELDS})
+        requested = None
+        if number is not None:
+            requested = normalise_ticket_number(number)
+            if requested is None:
+                raise ValueError(f"{number!r} is not a ticket number")
+        candidate = requested or new_ticket_number()
+
+        def attempt() -> TicketRecord:
+            nonlocal candidate
+            for _ in range(NUMBER_DRAWS):
+                try:
+                    return self._insert(draft, now, candidate, requested)
+                except sa_exc.IntegrityError as error:
+                    if not _is_number_clash(error):
+                        raise
+                existing = self._find(candidate)
+                if existing is not None and _same_filing(existing, draft, now):
+                    logger.info("ticket already filed", extra={"ticket_number": candidate})
+                    return existing
+                if candidate == requested:
+                    logger.warning(
+                        "pre-assigned ticket number belongs to another ticket; filing under a new one",
+                        extra={"ticket_number": candidate},
+                    )
+                else:
+                    logger.info("ticket number taken; drawing another", extra={"ticket_number": candidate})
+                candidate = new_ticket_number()
+            raise RuntimeError(f"no free ticket number after {NUMBER_DRAWS} draws")
+
+        return self._retrying("create", attempt)
+
+    def get(self, number: str) -> TicketRecord | None:
+        """The ticket with this number as a customer might type it, or None."""
+        canonical = normalise_ticket_number(number)
+        if canonical is None:
+            return None
+        return self._retrying("get", lambda: self._find(canonical))
+
+    def find_by_sender(self, channel: str, sender_id: str) -> list[TicketRecord]:
+        """Every ticket this customer filed on this channel, oldest first."""
+
+        def query() -> list[TicketRecord]:
+            with self._sessions() as session:
+                rows = session.scalars(
+                    select(Ticket)
+                    .where(Ticket.channel == channel, Ticket.sender_id == sender_id)
+                    .order_by(Ticket.created_at, Ticket.id)
+                ).all()
+                return [_record(row) for row in rows]
+
+        return self._retrying("find_by_sender", query)
+
+    def set_status(self, number: str, status: str, now: datetime, note: str | None = None) -> TicketRecord:
+        """Move a ticket to ``status`` if its current status allows it, recording why in its history."""
+        canonical = normalise_ticket_number(number)
+        if canonical is None:
+            raise TicketNotFound(number)
+        if status not in STATUSES:
+            raise InvalidTransition(f"{status!r} is not a ticket status")
+        _require_aware(now=now)
+
+        def change() -> TicketRecord:
+            with write_session(self._sessions) as session:
+                ticket = session.scalars(
+                    select(Ticket).where(Ticket.number == canonical).with_for_update()
+                ).one_or_none()
+                if ticket is None:
+                    raise TicketNotFound(canonical)
+                previous = ticket.status
+                if status not in TRANSITIONS[previous]:
+                    raise InvalidTransition(f"{canonical} cannot go from {previous!r} to {status!r}")
+                ticket.status = status
+                ticket.updated_at = now
+                if status == "resolved":
+                    ticket.resolved_at = now
+                elif previous == "resolved" and status != "closed":
+                    ticket.resolved_at = None  # reopened: the earlier resolution did not hold
+                detail: dict[str, Any] = {"from": previous, "to": status}
+                if note is not None:
+                    detail["note"] = note
+                session.add(TicketEvent(ticket_id=ticket.id, kind="status_changed", at=now, detail=detail))
+                session.flush()
+                record = _record(ticket)
+            logger.info("ticket status changed", extra={"ticket_number": canonical, "from": previous, "to": status})
+            return record
+
+        return self._retrying("set_status", change)
+
+    def events(self, number: str) -> list[TicketEventRecord]:
+        """A ticket's history, oldest first."""
+        canonical = normalise_ticket_number(number)
+        if canonical is None:
+            raise TicketNotFound(number)
+
+        def query() -> list[TicketEventRecord]:
+            with self._sessions() as session:
+                ticket_id = session.scalar(select(Ticket.id).where(Ticket.number == canonical))
+                if ticket_id is None:
+                    raise TicketNotFound(canonical)
+                rows = session.scalars(
+                    select(TicketEvent).where(TicketEvent.ticket_id == ticket_id).order_by(TicketEvent.id)
+                ).all()
+                return [TicketEventRecord(kind=row.kind, at=row.at, detail=row.detail) for row in rows]
+
+        return self._retrying("events", query)
+
+    def _insert(self, draft: TicketDraft, now: datetime, number: str, requested: str | None) -> TicketRecord:
+        detail: dict[str, Any] = {"status": draft.status}
+        if requested is not None and requested != number:
+            detail["requested_number"] = requested
+        with write_session(self._sessions) as session:
+            ticket = Ticket(
+                number=number,
+                created_at=now,
+                updated_at=now,
+                **{name: copy.deepcopy(getattr(draft, name)) for name in _DRAFT_FIELDS},
+            )
+            session.add(ticket)
+            session.flush()
+            session.add(TicketEvent(ticket_id=ticket.id, kind="created", at=now, detail=detail))
+            session.flush()
+            record = _record(ticket)
+        logger.info(
+            "ticket created",
+            extra={
+                "ticket_number": number,
+                "status": draft.status,
+                "category": draft.category,
+                "requested_number": requested,
+            },
+        )
+        return record
+
+    def _find(self, number: str) -> TicketRecord | None:
+        with self._sessions() as session:
+            ticket = session.scalars(select(Ticket).where(Ticket.number == number)).one_or_none()
+            return None if ticket is None else _record(ticket)
+
+    def _retrying(self, operation: str, call: Callable[[], T]) -> T:
+        """Run ``call``, retrying while the database is unreachable or busy, doubling the wait."""
+        attempt = 1
+        while True:
+            try:
+                return call()
+            except (sa_exc.DBAPIError, sa_exc.TimeoutError) as error:
+                if not _is_transient(error):
+                    raise
+                if attempt >= self._attempts:
+                    logger.error(
+                        "ticket store unavailable",
+                        extra={"operation": operation, "attempts": attempt, "error": type(error).__name__},
+                    )
+                    raise TicketStoreUnavailable(f"{operation} failed after {attempt} attempts") from error
+                delay = self._delay_s * 2 ** (attempt - 1)
+                logger.warning(
+                    "ticket store did not answer; retrying",
+                    extra={"operation": operation, "attempt": attempt, "delay_s": delay, "error": type(error).__name__},
+                )
+                time.sleep(delay)
+                attempt += 1
+
+def _record(ticket: Ticket) -> TicketRecord:
+    """A detached copy of the row, every moment in UTC as the store keeps it."""
+    values = {name: getattr(ticket, name) for name in _RECORD_FIELDS}
+    return TicketRecord(
+        **{
+            name: value.astimezone(timezone.utc) if isinstance(value, datetime) else value
+            for name, value in values.items()
+        }
+    )
+
+
+def _require_aware(**values: Any) -> None:
+    """Refuse naive datetimes up front: nobody could tell later which clock they were read from."""
+    for name, value in values.items():
+        if isinstance(value, datetime) and value.utcoffset() is None:
+            raise ValueError(f"{name} must be a timezone-aware datetime")
+
+
+def _same_filing(existing: TicketRecord, draft: TicketDraft, now: datetime) -> bool:
+    """Whether a stored ticket is this very draft filed before (same sender, time and words)."""
+    return (
+        existing.channel == draft.channel
+        and existing.sender_id == draft.sender_id
+        and existing.narrative == draft.narrative
+        and existing.created_at == now
+    )
+
+
+def _is_number_clash(error: sa_exc.IntegrityError) -> bool:
+    message = str(error.orig)
+    return "uq_tickets_number" in message or "tickets.number" in message
+
+
+def _is_transient(error: Exception) -> bool:
+    """Connection loss, refusal, timeouts and SQLite's "database is locked" pass; a bad query does not."""
+    if isinstance(error, (sa_exc.OperationalError, sa_exc.TimeoutError)):
+        return True
+    return isinstance(error, sa_exc.DBAPIError) and error.connection_invalidated

@@ -1,0 +1,94 @@
+"""The REST channel, made safe for customers: bad requests get a clear answer and a
+message is never met with silence.
+
+Rasa's own REST channel answers a malformed body with a server error, and when the
+action server is down it returns an empty list: the customer hears nothing. This
+channel keeps Rasa's URL and JSON shape (``POST /webhooks/rest/webhook`` with
+``{"sender", "message"}``) and adds: request validation, removal of control
+characters, and the ``utter_technical_difficulty`` response whenever the assistant
+produced no reply for a conversation that is not paused for a human agent.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, UserMessage
+from sanic import Blueprint, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+
+logger = logging.getLogger(__name__)
+
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+SILENCE_RESPONSE = "utter_technical_difficulty"
+MAX_SENDER_LENGTH = 128
+
+
+def clean_text(text: str) -> str:
+    """Drop control characters (they break logs and stores); keep every visible character."""
+    return CONTROL_CHARACTERS.sub("", text)
+
+
+def _bad_request(reason: str) -> HTTPResponse:
+    return response.json({"error": "bad_request", "reason": reason}, status=400)
+
+
+class ReliableRestInput(InputChannel):
+    """REST input channel that validates requests and never answers with silence."""
+
+    @classmethod
+    def name(cls) -> str:
+        return "rest"
+
+    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        webhook = Blueprint(f"reliable_rest_{id(self)}", __name__)
+
+        @webhook.route("/", methods=["GET"])
+        async def health(_: Request) -> HTTPResponse:
+            return response.json({"status": "ok"})
+
+        @webhook.route("/webhook", methods=["POST"])
+        async def receive(request: Request) -> HTTPResponse:
+            try:
+                body = request.json
+            except Exception:
+                body = None
+            if not isinstance(body, dict):
+                return _bad_request("the body must be a JSON object with 'sender' and 'message'")
+            sender, text = body.get("sender"), body.get("message")
+            if not isinstance(sender, str) or not sender.strip() or len(sender) > MAX_SENDER_LENGTH:
+                return _bad_request("'sender' must be a non-empty string of at most 128 characters")
+            if not isinstance(text, str):
+                return _bad_request("'message' must be a string")
+            collector = CollectingOutputChannel()
+            metadata = body.get("metadata") if isinstance(body.get("metadata"), dict) else None
+            try:
+                await on_new_message(
+                    UserMessage(clean_text(text), collector, sender, input_channel=self.name(), metadata=metadata)
+                )
+            except Exception:
+                logger.exception("message handling failed", extra={"channel": self.name()})
+            if not collector.messages and not await _is_paused(request, sender):
+                collector.messages.append({"recipient_id": sender, "text": _silence_text(request)})
+            return response.json(collector.messages)
+
+        return webhook
+
+
+async def _is_paused(request: Request, sender: str) -> bool:
+    """A paused conversation is with a human agent: silence from the bot is right."""
+    try:
+        tracker = await request.app.ctx.agent.tracker_store.retrieve(sender)
+    except Exception:
+        logger.exception("could not read the tracker to check for a pause")
+        return False
+    return bool(tracker and tracker.is_paused())
+
+
+def _silence_text(request: Request) -> str:
+    responses = request.app.ctx.agent.domain.responses
+    return responses[SILENCE_RESPONSE][0]["text"]

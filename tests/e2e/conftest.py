@@ -1,0 +1,57 @@
+"""A real stack for end-to-end tests: the trained model, the action server and two Rasa
+servers sharing the real Redis, filing into a fresh SQLite file."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+
+from bot.db import make_engine, make_sessionmaker
+from bot.tickets import TicketStore
+from scripts.stack import Stack, stack_environment
+from scripts.train_model import model_path
+
+E2E_REDIS_DBS = ("13", "14")
+
+
+@pytest.fixture(scope="session")
+def e2e_database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    return f"sqlite:///{tmp_path_factory.mktemp('e2e') / 'tickets.db'}"
+
+
+def _flush_redis(env: dict[str, str]) -> None:
+    for db in E2E_REDIS_DBS:
+        redis.Redis(host=env["REDIS_HOST"], port=int(env["REDIS_PORT"]), db=int(db)).flushdb()
+
+
+@pytest.fixture(scope="session")
+def stack(e2e_database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    model = model_path()
+    assert model.exists(), f"no trained model at {model}: run 'make setup' first"
+    env = stack_environment(
+        {
+            "RASA_PORT": "15005",
+            "RASA_PROCESSES": "2",
+            "ACTION_PORT": "15055",
+            "REDIS_TRACKER_DB": E2E_REDIS_DBS[0],
+            "REDIS_LOCK_DB": E2E_REDIS_DBS[1],
+            "DATABASE_URL": e2e_database_url,
+            "COMPLAINTS_SPOOL_DIR": str(tmp_path_factory.mktemp("spool")),
+        }
+    )
+    _flush_redis(env)
+    running = Stack(env=env, log_dir=Path(tmp_path_factory.mktemp("logs")))
+    try:
+        running.start(model)
+        yield running
+    finally:
+        running.stop()
+        _flush_redis(env)
+
+
+@pytest.fixture(scope="session")
+def e2e_store(stack: Stack, e2e_database_url: str) -> TicketStore:
+    return TicketStore(make_sessionmaker(make_engine(e2e_database_url)), attempts=1, delay_s=0.0)

@@ -1,0 +1,154 @@
+"""Bad input over REST: the customer always gets a sensible answer, never a traceback,
+and nothing they said is lost."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+import yaml
+
+from bot.tickets import TicketStore
+from scripted.driver import load_customers, run_scripted_conversation
+from scripts.stack import Stack, stack_environment
+from scripts.train_model import model_path
+
+DOMAIN = yaml.safe_load(Path("domain.yml").read_text(encoding="utf-8"))
+
+
+def texts_of(response_name: str) -> list[str]:
+    return [variation["text"] for variation in DOMAIN["responses"][response_name]]
+
+
+def post(url: str, body: Any) -> tuple[int, Any]:
+    async def go() -> tuple[int, Any]:
+        async with aiohttp.ClientSession() as session:
+            async with session.post(f"{url}/webhooks/rest/webhook", json=body) as response:
+                return response.status, await response.json()
+    return asyncio.run(go())
+
+
+def slots(url: str, sender: str) -> dict[str, Any]:
+    async def go() -> dict[str, Any]:
+        async with aiohttp.ClientSession() as session:
+            async with session.get(f"{url}/conversations/{sender}/tracker") as response:
+                return (await response.json())["slots"]
+    return asyncio.run(go())
+
+
+def assert_sensible(status: int, replies: Any) -> None:
+    assert status == 200
+    assert isinstance(replies, list) and replies, "the customer got no reply"
+    for reply in replies:
+        assert "Traceback" not in reply.get("text", "")
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "",
+        "   ",
+        "😡😡😡",
+        "Mi pedido nunca llegó y nadie me responde",
+        "<script>alert('x')</script>",
+        "'; DROP TABLE tickets; --",
+        "\x00\x07hello\x1b[31m",
+        "?" * 500,
+    ],
+    ids=["empty", "blank", "emoji", "spanish", "html", "sql", "control", "punctuation"],
+)
+def test_odd_messages_get_an_answer(stack: Stack, message: str) -> None:
+    status, replies = post(stack.rasa_urls[0], {"sender": f"odd-{abs(hash(message))}", "message": message})
+    assert_sensible(status, replies)
+
+
+@pytest.mark.parametrize(
+    "body", [None, [], {"message": "hi"}, {"sender": "x", "message": 5}, {"sender": "", "message": "hi"}],
+    ids=["null", "list", "no-sender", "non-text", "blank-sender"],
+)
+def test_malformed_requests_get_a_clear_400(stack: Stack, body: Any) -> None:
+    status, answer = post(stack.rasa_urls[0], body)
+    assert status == 400
+    assert answer["error"] == "bad_request" and answer["reason"]
+
+
+def _walk_to(url: str, sender: str, target_slot: str, answers: dict[str, str]) -> None:
+    status, replies = post(url, {"sender": sender, "message": "My toaster stopped working and the shop won't help"})
+    assert_sensible(status, replies)
+    for _ in range(15):
+        requested = slots(url, sender)["requested_slot"]
+        if requested == target_slot:
+            return
+        status, replies = post(url, {"sender": sender, "message": answers.get(requested, "I don't know")})
+        assert_sensible(status, replies)
+    pytest.fail(f"the form never asked for {target_slot}")
+
+
+def test_a_future_date_is_questioned(stack: Stack) -> None:
+    url, sender = stack.rasa_urls[0], "future-date"
+    _walk_to(url, sender, "incident_date", {"customer_name": "Ann", "complaint_product": "a toaster"})
+    status, replies = post(url, {"sender": sender, "message": "next month on the 28th, in 2099"})
+    assert_sensible(status, replies)
+    assert any(r.get("text") in texts_of("utter_invalid_future_date") for r in replies), replies
+    assert slots(url, sender)["incident_date"] is None
+
+
+def test_an_impossible_phone_number_is_questioned(stack: Stack) -> None:
+    url, sender = stack.rasa_urls[1], "bad-phone"
+    _walk_to(url, sender, "contact", {"customer_name": "Ann", "complaint_product": "a toaster", "incident_date": "yesterday"})
+    status, replies = post(url, {"sender": sender, "message": "+44 12"})
+    assert_sensible(status, replies)
+    assert any(r.get("text") in texts_of("utter_invalid_phone") for r in replies), replies
+    assert slots(url, sender)["contact"] is None
+
+
+def test_a_very_long_narrative_is_kept_whole(stack: Stack, e2e_store: TicketStore) -> None:
+    sentence = "The washing machine leaked all over my kitchen floor and ruined the flooring again. "
+    narrative = (sentence * (20000 // len(sentence) + 1))[:20000]
+    customer = dict(load_customers()[0], opening=[narrative])
+
+    async def go():
+        async with aiohttp.ClientSession() as session:
+            return await run_scripted_conversation(session, stack.rasa_urls[0], "long-narrative", customer)
+
+    result = asyncio.run(go())
+    assert result.ticket_number, result.transcript
+    ticket = e2e_store.get(result.ticket_number)
+    assert narrative in ticket.narrative
+    assert len(ticket.narrative) >= 20000
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def stack_without_actions(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    env = stack_environment(
+        {"RASA_PORT": str(_free_port()), "RASA_PROCESSES": "1", "ACTION_PORT": str(_free_port()),
+         "REDIS_TRACKER_DB": "12", "REDIS_LOCK_DB": "11"}
+    )
+    running = Stack(env=env, log_dir=tmp_path_factory.mktemp("no-actions"), with_actions=False)
+    try:
+        running.start(model_path())
+        yield running
+    finally:
+        running.stop()
+
+
+def test_action_server_down_gets_an_honest_answer(stack_without_actions: Stack) -> None:
+    status, replies = post(
+        stack_without_actions.rasa_urls[0],
+        {"sender": "no-actions", "message": "My order never arrived and I'm furious"},
+    )
+    assert_sensible(status, replies)
+    assert replies[-1]["text"] in texts_of("utter_technical_difficulty") + sum(
+        (texts_of(name) for name in DOMAIN["responses"] if name.startswith("utter_ask_")), []
+    )

@@ -1,0 +1,88 @@
+"""Schema migrations: run programmatically, idempotent, safe when processes start together."""
+
+from __future__ import annotations
+
+import multiprocessing
+
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import event, inspect, text
+
+from bot.db import make_engine, migrate
+from bot.models import metadata
+
+
+def _migrate(url: str) -> None:
+    engine = make_engine(url)
+    try:
+        migrate(engine)
+    finally:
+        engine.dispose()
+
+
+def _head(url: str) -> str | None:
+    engine = make_engine(url)
+    try:
+        with engine.connect() as connection:
+            return MigrationContext.configure(connection).get_current_revision()
+    finally:
+        engine.dispose()
+
+
+def test_migrate_creates_the_tables_and_the_version_table(db_url: str) -> None:
+    engine = make_engine(db_url)
+    migrate(engine)
+    tables = set(inspect(engine).get_table_names())
+    indexes = {index["name"] for index in inspect(engine).get_indexes("tickets")}
+    engine.dispose()
+    assert {"alembic_version", "tickets", "ticket_events"} <= tables
+    assert {
+        "ix_tickets_status",
+        "ix_tickets_category",
+        "ix_tickets_created_at",
+        "ix_tickets_channel_sender_id",
+    } <= indexes
+    assert _head(db_url) == "0001"
+
+
+def test_migrate_twice_is_a_no_op(db_url: str) -> None:
+    engine = make_engine(db_url)
+    migrate(engine)
+    statements: list[str] = []
+    event.listen(engine, "before_cursor_execute", lambda conn, cursor, sql, *rest: statements.append(sql))
+    migrate(engine)
+    with engine.connect() as connection:
+        versions = connection.execute(text("SELECT version_num FROM alembic_version")).scalars().all()
+    engine.dispose()
+    assert versions == ["0001"]
+    writes = ("CREATE", "ALTER", "DROP", "INSERT", "UPDATE")
+    changes = [sql for sql in statements if sql.lstrip().upper().startswith(writes)]
+    assert changes == []
+
+
+def test_models_match_the_migrations(db_url: str) -> None:
+    engine = make_engine(db_url)
+    migrate(engine)
+    with engine.connect() as connection:
+        differences = compare_metadata(MigrationContext.configure(connection), metadata)
+    engine.dispose()
+    assert differences == []
+
+
+def test_processes_starting_together_all_migrate(db_url: str) -> None:
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(4) as pool:
+        pool.map(_migrate, [db_url] * 4)
+    assert _head(db_url) == "0001"
+
+
+def test_a_sqlite_store_creates_its_folder_and_lets_processes_share_it(sqlite_url: str) -> None:
+    engine = make_engine(sqlite_url)
+    with engine.connect() as connection:
+        journal = connection.exec_driver_sql("PRAGMA journal_mode").scalar()
+        busy_ms = connection.exec_driver_sql("PRAGMA busy_timeout").scalar()
+        foreign_keys = connection.exec_driver_sql("PRAGMA foreign_keys").scalar()
+    engine.dispose()
+    assert journal == "wal"
+    assert busy_ms >= 5000
+    assert foreign_keys == 1
