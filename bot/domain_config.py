@@ -180,7 +180,6 @@ class TriageConfig:
     """Triage policy from ``triage.yml``, lexicons merged over the active languages."""
 
     languages: tuple[str, ...]
-    phone_test_ranges: tuple[str, ...]
     category_intent_min_confidence: float
     category_base_severity: Mapping[str, str]
     escalator_severity: Mapping[str, str]
@@ -418,16 +417,6 @@ def _languages(node: _Node) -> tuple[str, ...]:
     return languages
 
 
-def _phone_ranges(node: _Node) -> tuple[str, ...]:
-    ranges = []
-    for element in node.elements():
-        number_range = element.text()
-        if not re.fullmatch(r"\+\d{2,15}#*", number_range) or len(number_range) > 16:
-            element.fail("expected an E.164 number with # for any digit, such as +447700900###")
-        ranges.append(number_range)
-    return tuple(ranges)
-
-
 def _severity_map(node: _Node, keys: Iterable[str]) -> Mapping[str, str]:
     return _freeze({key: node.get(key).choice(SEVERITIES) for key in keys})
 
@@ -526,7 +515,6 @@ def _triage(node: _Node) -> TriageConfig:
     emotion = _merged_groups(sections, "emotion", emotion_groups)
     return TriageConfig(
         languages=languages,
-        phone_test_ranges=_phone_ranges(node.optional("phone_test_ranges", [])),
         category_intent_min_confidence=node.get("category_intent_min_confidence").fraction(),
         category_base_severity=_severity_map(node.get("category_base_severity"), CATEGORIES),
         escalator_severity=_severity_map(escalator_severity, escalator_groups),

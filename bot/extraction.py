@@ -28,6 +28,8 @@ _EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]+@[\w-]+(?:\.[\w-]+)*\.[A-Za-z]{2,}(?![
 _EMAIL_LIKE = re.compile(r"\S+@\S*")
 _PHONE_LIKE = re.compile(r"(?<![\w/])\+?\(?\d[\d\s().-]{5,}\d(?![\w/])")
 _ISO_DATE = re.compile(r"\d{4}-\d{1,2}-\d{1,2}")
+_DIGITS_GIVEN = re.compile(r"\+\s?\d|\d{3,}")
+"""In an answer to "what is your number?", a short run of digits is a mistyped phone."""
 _NUMERIC_DATE = re.compile(r"\b\d{1,4}[/-]\d{1,2}(?:[/-]\d{2,4})?\b")
 _HASH_REF = re.compile(r"(?<![\w#])#\s?([A-Za-z0-9][A-Za-z0-9-]*)")
 _TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9/-]*[A-Za-z0-9]|[A-Za-z0-9]")
@@ -183,23 +185,18 @@ def _emails(text: str) -> list[re.Match[str]]:
     return list(_EMAIL.finditer(text))
 
 
-def _in_range(e164: str, number_range: str) -> bool:
-    return len(e164) == len(number_range) and all(r in ("#", d) for d, r in zip(e164, number_range))
-
-
-def _phones(text: str, region: str, test_ranges: tuple[str, ...]) -> list[tuple[int, int, str | None]]:
+def _phones(text: str, region: str) -> list[tuple[int, int, str | None]]:
     """Phone-number candidates with their spans, as E.164 when valid and None when not.
 
     Candidates are found leniently so that an invalid number is reported rather than
-    silently ignored; ranges reserved for testing are valid here although the library's
-    metadata refuses them.
+    silently ignored.
     """
     found: list[tuple[int, int, str | None]] = []
     for match in phonenumbers.PhoneNumberMatcher(text, region, leniency=phonenumbers.Leniency.POSSIBLE):
         if sum(ch.isdigit() for ch in match.raw_string) < PHONE_MIN_DIGITS:
             continue
         e164 = phonenumbers.format_number(match.number, phonenumbers.PhoneNumberFormat.E164)
-        valid = phonenumbers.is_valid_number(match.number) or any(_in_range(e164, r) for r in test_ranges)
+        valid = phonenumbers.is_valid_number(match.number)
         found.append((match.start, match.end, e164 if valid else None))
     return found
 
@@ -510,7 +507,7 @@ def extract_fields(
     if reference:
         values["order_ref"] = reference[0]
         claimed.append(reference[1])
-    phones = _phones(_mask(text, claimed), phone_region, config.phone_test_ranges)
+    phones = _phones(_mask(text, claimed), phone_region)
     claimed += [(start, end) for start, end, _ in phones]
     contacts = sorted(
         [(match.start(), match.group().lower(), "email") for match in emails]
@@ -521,7 +518,7 @@ def extract_fields(
     elif requested_slot == "contact":
         if _EMAIL_LIKE.search(text):
             problems["contact"] = "invalid_email"
-        elif phones or _phone_like(_mask(text, claimed)):
+        elif phones or _phone_like(_mask(text, claimed)) or _DIGITS_GIVEN.search(text):
             problems["contact"] = "invalid_phone"
     masked = _mask(text, claimed)
 

@@ -118,7 +118,7 @@ class ValidateComplaintForm(FormValidationAction):
                 if current is not None and current != value and slot != requested and not slot.endswith("_kind"):
                     changed_filled_slot = True
                 events.append(SlotSet(slot, value))
-        if requested is None and is_complaint(intent) and len(text.split()) >= OPENING_NARRATIVE_MIN_WORDS:
+        if requested is None and len(text.split()) >= OPENING_NARRATIVE_MIN_WORDS:
             if tracker.get_slot("problem_description") is None:
                 events.append(SlotSet("problem_description", text))
         if requested and requested in problems and requested not in values:

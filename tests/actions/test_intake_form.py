@@ -82,9 +82,9 @@ async def test_an_impossible_phone_number_is_refused(action_runtime, make_tracke
 
 
 async def test_a_phone_number_is_normalised(action_runtime, make_tracker, dispatcher, domain) -> None:
-    events = [user_event("07700 900123", "inform", timestamp=MESSAGE_TIME)]
+    events = [user_event("07911 123456", "inform", timestamp=MESSAGE_TIME)]
     slots = await run_form(make_tracker, dispatcher, domain, events, {"requested_slot": "contact"})
-    assert slots["contact"] == "+447700900123"
+    assert slots["contact"] == "+447911123456"
     assert slots["contact_kind"] == "phone"
 
 
