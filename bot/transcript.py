@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timezone
 from typing import Any
+from zoneinfo import ZoneInfo
 
 INTAKE_START_ACTION = "action_acknowledge_complaint"
 INTAKE_END_ACTIONS = frozenset({"action_create_ticket", "action_stop_complaint", "action_request_human"})
@@ -64,12 +65,17 @@ def intake_messages(events: Iterable[Mapping[str, Any]]) -> list[str]:
     return messages
 
 
-def latest_user_time(events: Iterable[Mapping[str, Any]]) -> datetime:
-    """When the customer last wrote; relative dates are resolved against it."""
+def latest_user_time(events: Iterable[Mapping[str, Any]], timezone_name: str = "UTC") -> datetime:
+    """When the customer last wrote, in the service's timezone.
+
+    Relative dates ("yesterday") are resolved against it, so the calendar day must be
+    the customer's, not UTC's.
+    """
     stamp: float | None = None
     for event in events:
         if event.get("event") == "user" and event.get("timestamp"):
             stamp = float(event["timestamp"])
+    zone = ZoneInfo(timezone_name)
     if stamp is None:
-        return datetime.now(timezone.utc)
-    return datetime.fromtimestamp(stamp, tz=timezone.utc)
+        return datetime.now(zone)
+    return datetime.fromtimestamp(stamp, tz=zone)

@@ -61,6 +61,22 @@ def _intent(tracker: Tracker) -> tuple[str | None, float]:
     return intent.get("name"), float(intent.get("confidence") or 0.0)
 
 
+def _extract_fields(
+    tracker: Tracker, text: str, requested: str | None, *, accept_free_text: bool
+) -> tuple[dict[str, str], dict[str, str]]:
+    rt = runtime()
+    extraction = extract_fields(
+        text,
+        now=latest_user_time(tracker.events, rt.settings.timezone),
+        requested_slot=requested,
+        accept_free_text=accept_free_text,
+        config=rt.config.triage,
+        phone_region=rt.settings.phone_region,
+        languages=list(rt.config.triage.languages),
+    )
+    return dict(extraction.values), dict(extraction.problems)
+
+
 class ValidateComplaintForm(FormValidationAction):
     """Extract, validate and acknowledge the details of a complaint."""
 
@@ -103,7 +119,7 @@ class ValidateComplaintForm(FormValidationAction):
             return [SlotSet(requested, value)]
 
         values, problems = self._extract(tracker, text, requested, intent, confidence)
-        answered_plainly = requested and not is_interruption(intent, confidence) and requested not in values
+        answered_plainly = requested and not is_interruption(intent, confidence, requested) and requested not in values
         if answered_plainly and requested not in problems and text:
             if requested in UNANSWERED_PROBLEM:
                 problems[requested] = UNANSWERED_PROBLEM[requested]
@@ -136,21 +152,13 @@ class ValidateComplaintForm(FormValidationAction):
     ) -> tuple[dict[str, str], dict[str, str]]:
         if not text or text.startswith("/"):
             return {}, {}
-        rt = runtime()
         long_answer = requested in SHORT_ANSWER_SLOTS and len(text.split()) > SHORT_ANSWER_MAX_WORDS
-        accept_free_text = bool(requested) and not is_interruption(intent, confidence) and not long_answer
+        accept_free_text = bool(requested) and not is_interruption(intent, confidence, requested) and not long_answer
         if intent == "correct":
-            accept_free_text = False
-        extraction = extract_fields(
-            text,
-            now=latest_user_time(tracker.events),
-            requested_slot=requested,
-            accept_free_text=accept_free_text,
-            config=rt.config.triage,
-            phone_region=rt.settings.phone_region,
-            languages=list(rt.config.triage.languages),
-        )
-        return dict(extraction.values), dict(extraction.problems)
+            values, problems = _extract_fields(tracker, text, requested, accept_free_text=False)
+            if values or not accept_free_text:
+                return values, problems
+        return _extract_fields(tracker, text, requested, accept_free_text=accept_free_text)
 
     @staticmethod
     def _empathize_if_angry(
@@ -174,7 +182,7 @@ class ValidateComplaintForm(FormValidationAction):
         intent, confidence = _intent(tracker)
         if intent == "ask_human" and "human_agent" in offered:
             return [SlotSet("chosen_option", "human_agent")]
-        if is_interruption(intent, confidence):
+        if is_interruption(intent, confidence, "chosen_option"):
             return []
         dispatcher.utter_message(response="utter_option_not_understood", option_count=len(offered))
         return [SlotSet("chosen_option", None)]
@@ -190,6 +198,6 @@ class ValidateComplaintForm(FormValidationAction):
         if corrections:
             dispatcher.utter_message(text=fresh_text(domain, "utter_correction_noted", tracker))
             return corrections + [SlotSet("complaint_confirmed", None)]
-        if is_interruption(intent, confidence):
+        if is_interruption(intent, confidence, "complaint_confirmed"):
             return []
         return [SlotSet("complaint_confirmed", None)]

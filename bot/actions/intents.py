@@ -12,12 +12,21 @@ INTERRUPTIONS = frozenset(
 INTERRUPTION_MIN_CONFIDENCE = 0.5
 """Below this the message is more likely an answer the classifier did not recognise."""
 
+DISRUPTIVE_MIN_CONFIDENCE = {"stop": 0.85, "ask_human": 0.8}
+"""Intents that end the intake need more certainty: mistaking an answer for them costs
+the customer their place in the conversation."""
+
+ANSWERED_BY = {"desired_outcome": frozenset({"ask_human"})}
+"""Questions to which an "interrupting" intent is a fair answer ("have a manager call me")."""
+
 
 def is_complaint(intent: str | None) -> bool:
     """Whether the intent is one of the complain_<category> intents."""
     return bool(intent) and intent.startswith(COMPLAINT_PREFIX)
 
 
-def is_interruption(intent: str | None, confidence: float) -> bool:
-    """Whether a message asks something of the assistant rather than answering it."""
-    return intent in INTERRUPTIONS and confidence >= INTERRUPTION_MIN_CONFIDENCE
+def is_interruption(intent: str | None, confidence: float, requested_slot: str | None = None) -> bool:
+    """Whether a message asks something of the assistant rather than answering the question."""
+    if intent not in INTERRUPTIONS or intent in ANSWERED_BY.get(requested_slot or "", frozenset()):
+        return False
+    return confidence >= DISRUPTIVE_MIN_CONFIDENCE.get(intent, INTERRUPTION_MIN_CONFIDENCE)

@@ -52,11 +52,15 @@ def response_text(domain: DomainDict, name: str, tracker: Tracker, **values: Any
 
 
 def fresh_text(domain: DomainDict, name: str, tracker: Tracker, rng: random.Random | None = None) -> str:
-    """A variation of ``name`` not yet said in this conversation (any, once all were used)."""
+    """A variation of ``name`` not yet said in this conversation (any, once all were used).
+
+    A variation counts as said when it appears inside an earlier message, because
+    acknowledgements are sent as two sentences joined into one message.
+    """
     slots = dict(tracker.slots)
-    said = {e.get("text") for e in tracker.events if e.get("event") == "bot"}
+    said = [e.get("text") or "" for e in tracker.events if e.get("event") == "bot"]
     texts = [fill(v.get("text", ""), slots) for v in variations(domain, name, slots)]
     if not texts:
         raise KeyError(f"response {name!r} is missing from domain.yml")
-    unused = [t for t in texts if t not in said]
+    unused = [t for t in texts if not any(t in message for message in said)]
     return (rng or random).choice(unused or texts)

@@ -131,6 +131,7 @@ class ActionCreateTicket(Action):
             dispatcher.utter_message(response="utter_ticket_filed", **timeline)
         if status == "escalated":
             dispatcher.utter_message(response="utter_ticket_filed_human", **timeline)
+        dispatcher.utter_message(response="utter_anything_else")
         return reset_intake() + [SlotSet("ticket_number", filing.number)]
 
 

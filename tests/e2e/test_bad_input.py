@@ -149,6 +149,4 @@ def test_action_server_down_gets_an_honest_answer(stack_without_actions: Stack) 
         {"sender": "no-actions", "message": "My order never arrived and I'm furious"},
     )
     assert_sensible(status, replies)
-    assert replies[-1]["text"] in texts_of("utter_technical_difficulty") + sum(
-        (texts_of(name) for name in DOMAIN["responses"] if name.startswith("utter_ask_")), []
-    )
+    assert [reply["text"] for reply in replies] == texts_of("utter_technical_difficulty")
