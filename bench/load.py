@@ -5,7 +5,8 @@ Usage: ``python bench/load.py [--levels 1,10,50,200] [--ours URL[,URL...]]
 
 For each level N, N complete conversations run at once against the reference
 (moodbot, started here on a free loopback port) and then against our already-running
-bot (URLs from ``--ours``, else env ``RASA_URLS``, else http://127.0.0.1:5005).
+bot (URLs from ``--ours``, else env ``RASA_URLS``, else the ports ``make run`` uses:
+``RASA_PORT`` and the ``RASA_PROCESSES`` after it, 5005 and 5006 by default).
 Running both at every level in the same process keeps machine noise comparable, so
 the ratios are the figures to trust; absolute numbers vary from run to run.
 
@@ -37,12 +38,13 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(PROJECT_ROOT))  # run as a script: make ``bench`` and ``scripted`` importable
 
 from bench import proc_stats, reference_bot  # noqa: E402
+from scripts.stack import Stack, stack_environment  # noqa: E402
 
 log = logging.getLogger(__name__)
 
 RESULTS_DIR = PROJECT_ROOT / "bench" / "results"
 READY_FILE = PROJECT_ROOT / "var" / "run" / "ready.json"
-DEFAULT_OURS = "http://127.0.0.1:5005"
+DEFAULT_OURS = ",".join(Stack(env=stack_environment(), log_dir=PROJECT_ROOT / "var" / "log").rasa_urls)
 DEFAULT_LEVELS = (1, 10, 50, 200)
 REQUEST_TIMEOUT_S = 30.0
 DEFAULT_LEVEL_TIMEOUT_S = 600.0
