@@ -18,6 +18,8 @@ from typing import Any
 
 from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, UserMessage
 from sanic import Blueprint, response
+
+from bot import log_privacy
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
@@ -45,6 +47,8 @@ class ReliableRestInput(InputChannel):
         return "rest"
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        """The webhook routes; built once at start-up, when the log privacy filter goes on too."""
+        log_privacy.install()
         webhook = Blueprint(f"reliable_rest_{id(self)}", __name__)
 
         @webhook.route("/", methods=["GET"])

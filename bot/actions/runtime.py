@@ -13,6 +13,7 @@ import threading
 from sqlalchemy.engine import Engine
 
 from bot.db import make_engine, make_sessionmaker, migrate
+from bot import log_privacy
 from bot.domain_config import DomainConfig, load_domain_config
 from bot.settings import Settings, load_settings
 from bot.spool import Spool
@@ -49,7 +50,8 @@ class Runtime:
 
 @functools.lru_cache(maxsize=1)
 def runtime() -> Runtime:
-    """Build the process-wide runtime once."""
+    """Build the process-wide runtime once, and keep personal data out of this process's logs."""
+    log_privacy.install()
     settings = load_settings()
     config = load_domain_config(settings.config_dir)
     return Runtime(settings, config, make_engine(settings.database_url))
