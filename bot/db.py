@@ -116,3 +116,20 @@ def _begin_sqlite_transaction(connection: Connection) -> None:
     """Writers take the write lock up front; readers start an ordinary snapshot."""
     write = connection.get_execution_options().get(_WRITE_OPTION, False)
     connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+
+def main() -> int:
+    """Migrate the configured database (``python -m bot.db``), as set-up does."""
+    from bot.settings import load_settings
+
+    engine = make_engine(load_settings().database_url)
+    try:
+        migrate(engine)
+    finally:
+        engine.dispose()
+    print(f"database migrated: {engine.url.render_as_string(hide_password=True)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

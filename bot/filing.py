@@ -53,7 +53,8 @@ def build_draft(
     if category in (None, "other"):
         guess = categorize(None, 0.0, narrative, config.triage)
         category, confidence = guess.category, guess.confidence
-    emotion = conversation_emotion([score_emotion(text, config.triage) for text in words]) if words else 0.0
+    scores = [score_emotion(text, config.triage) for text in words]
+    emotion = conversation_emotion(scores) if scores else 0.0
     assessment = assess(category, emotion, narrative, config.triage)
     deadlines = sla_deadlines(assessment.priority, now, config.sla)
     incident_text = _text(slots, "incident_date")
@@ -88,5 +89,13 @@ def build_draft(
         sla_analyse_by=deadlines.analyse_by,
         sla_resolve_by=deadlines.resolve_by,
         sla_close_by=deadlines.close_by,
-        transcript=transcript(events),
+        transcript=_with_emotion(transcript(events), config),
     )
+
+
+def _with_emotion(lines: list[dict[str, Any]], config: DomainConfig) -> list[dict[str, Any]]:
+    """Score every customer line, so reports can follow the mood through a conversation."""
+    return [
+        {**line, "emotion": score_emotion(line["text"], config.triage)} if line["sender"] == "customer" else line
+        for line in lines
+    ]

@@ -106,6 +106,7 @@ async def test_a_confirmed_complaint_is_filed_with_a_truthful_timeline(
     assert ticket.narrative == f"{OPENING}\nJane Morris\nyes"
     assert ticket.order_ref == "88412" and ticket.chosen_option == "refund" and ticket.category == "product"
     assert ticket.emotion_score > 0 and ticket.priority and ticket.severity
+    assert all(0 <= line["emotion"] <= 1 for line in ticket.transcript if line["sender"] == "customer")
     assert ticket.sla_close_by - ticket.created_at >= ticket.sla_resolve_by - ticket.created_at
     message, closing = dispatcher.messages
     assert message["response"] == "utter_ticket_filed" and message["ticket_number"] == number
