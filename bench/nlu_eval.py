@@ -33,7 +33,6 @@ COMPLAINT_CATEGORIES: tuple[str, ...] = ("product", "service", "billing", "deliv
 #: Label for a message that does not start a complaint.
 NOT_A_COMPLAINT = "none"
 ALL_LABELS: tuple[str, ...] = (*COMPLAINT_CATEGORIES, NOT_A_COMPLAINT)
-COMPLAINT_INTENT_PREFIX = "complain_"
 
 REQUIRED_COLUMNS = ("text", "expected_category")
 TRUNCATE_AT = 60
@@ -134,20 +133,14 @@ def truncate(text: str, limit: int = TRUNCATE_AT) -> str:
 def product_category(intent: str, confidence: float, text: str, triage_config: Any) -> str:
     """The category the product would file this message under, or ``none``.
 
-    The product starts a complaint on any ``complain_*`` intent; for any other intent it
-    starts one only if triage's fallback places the text in a specific category by its
-    keywords. ``categorize`` is called for every message so that fallback can act; a
-    non-complaint intent whose triage result is no category or only the catch-all
-    ``other`` means "no category keyword with confidence" and is scored ``none``.
+    Exactly the product's rule, ``bot.triage.complaint_category``: a ``complain_*``
+    intent opens a complaint, and so does a message the classifier could not place
+    when it is long or names a category's keywords.
     """
-    from bot.triage import categorize
+    from bot.triage import complaint_category
 
-    category = categorize(intent, confidence, text, triage_config).category
-    if intent.startswith(COMPLAINT_INTENT_PREFIX):
-        return str(category)
-    if not category or category == "other":
-        return NOT_A_COMPLAINT
-    return str(category)
+    category = complaint_category(intent, confidence, text, triage_config)
+    return NOT_A_COMPLAINT if category is None else str(category)
 
 
 # --- input -----------------------------------------------------------------------------

@@ -160,6 +160,31 @@ def categorize(intent: str | None, intent_confidence: float, text: str, config: 
     return CategoryGuess(leaders[0], round(share * (1.0 - math.exp(-best)), 3))
 
 
+NARRATIVE_MIN_WORDS = 10
+"""A message this long that the classifier could not place is most likely a complaint."""
+
+UNPLACED_INTENTS = frozenset({"nlu_fallback", "inform", "correct", "dont_know", "choose_option"})
+"""Intents that, outside a complaint, mean the classifier found no request in the message."""
+
+
+def complaint_category(intent: str | None, intent_confidence: float, text: str, config: TriageConfig) -> str | None:
+    """The category of complaint a message opens, or None when it opens none.
+
+    A ``complain_*`` intent opens one; so does a message the classifier could not
+    place when it is long or names a category's keywords, so that an upset customer who
+    writes a paragraph is listened to rather than asked to rephrase. One rule for the
+    chat and for the NLU evaluation.
+    """
+    if _intent_category(intent):
+        return categorize(intent, intent_confidence, text, config).category
+    if intent is not None and intent not in UNPLACED_INTENTS:
+        return None
+    guess = categorize(None, 0.0, text, config)
+    if guess.category != DEFAULT_CATEGORY or len(text.split()) >= NARRATIVE_MIN_WORDS:
+        return guess.category
+    return None
+
+
 def _more_severe(first: str, second: str) -> str:
     return max(first, second, key=SEVERITIES.index)
 

@@ -10,11 +10,9 @@ from rasa_sdk.types import DomainDict
 from bot.actions.runtime import runtime
 from bot.actions.tickets import customer_time, file_from_tracker, first_response_by, reset_intake
 from bot.transcript import intake_messages
-from bot.triage import categorize
+from bot.triage import UNPLACED_INTENTS, complaint_category
 
 FALLBACK_INTENT = "nlu_fallback"
-NARRATIVE_MIN_WORDS = 10
-"""A long message the classifier could not place is most likely a complaint."""
 
 
 class ActionStopComplaint(Action):
@@ -66,9 +64,11 @@ class ActionClarifyFallback(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
-        text = (tracker.latest_message or {}).get("text") or ""
-        guess = categorize(None, 0.0, text, runtime().config.triage)
-        if len(text.split()) >= NARRATIVE_MIN_WORDS or guess.category != "other":
+        message = tracker.latest_message or {}
+        intent = message.get("intent") or {}
+        text = message.get("text") or ""
+        name = intent.get("name") or FALLBACK_INTENT
+        if complaint_category(name, float(intent.get("confidence") or 0.0), text, runtime().config.triage):
             return [FollowupAction("action_acknowledge_complaint")]
         if self._misses_in_a_row(tracker) >= 2:
             dispatcher.utter_message(response="utter_offer_human")
@@ -83,7 +83,7 @@ class ActionClarifyFallback(Action):
             if event.get("event") != "user":
                 continue
             intent = ((event.get("parse_data") or {}).get("intent") or {}).get("name")
-            if intent not in (FALLBACK_INTENT, "inform", "correct", "dont_know", "choose_option"):
+            if intent not in UNPLACED_INTENTS:
                 break
             misses += 1
         return misses

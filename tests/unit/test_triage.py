@@ -164,3 +164,19 @@ def test_promised_resolution_is_never_faster_than_the_sla(config: DomainConfig, 
 def test_an_unknown_priority_is_refused(config: DomainConfig) -> None:
     with pytest.raises(ValueError, match="P9"):
         sla_deadlines("P9", OPENED, config.sla)
+
+
+@pytest.mark.parametrize(
+    ("intent", "text", "opens"),
+    [
+        ("complain_delivery", "late again", "delivery"),
+        ("nlu_fallback", "so what happened last week with the thing I got from you is it just stopped", "other"),
+        ("inform", "I can't log in, my account is locked", "account"),
+        ("inform", "yes, Tuesday", None),
+        ("greet", "hello there, how are you doing today my friend, all good here?", None),
+    ],
+)
+def test_which_messages_open_a_complaint(config: DomainConfig, intent: str, text: str, opens: str | None) -> None:
+    from bot.triage import complaint_category
+
+    assert complaint_category(intent, 0.9, text, config.triage) == opens
