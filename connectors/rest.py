@@ -20,6 +20,7 @@ from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, Us
 from sanic import Blueprint, response
 
 from bot import log_privacy
+from connectors import action_validation
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
@@ -47,8 +48,10 @@ class ReliableRestInput(InputChannel):
         return "rest"
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
-        """The webhook routes; built once at start-up, when the log privacy filter goes on too."""
+        """The webhook routes; built once at start-up, when process-wide set-up happens too:
+        the log privacy filter and the compiled action-response validator."""
         log_privacy.install()
+        action_validation.install()
         webhook = Blueprint(f"reliable_rest_{id(self)}", __name__)
 
         @webhook.route("/", methods=["GET"])

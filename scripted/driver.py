@@ -1,13 +1,16 @@
 """Drive one scripted customer through a complaint over Rasa's REST channel.
 
-The customer reads what the assistant asks from the conversation's tracker
-(``requested_slot``) and answers from its script, the way a person answers the
-question on screen. Used by the scripted-customer tests and the load benchmark.
+The customer reads the assistant's last question, recognised among the responses in
+``domain.yml``, and answers from its script, the way a person answers the question on
+screen; only a reply it cannot place makes it look at the conversation's tracker.
+Used by the scripted-customer tests and the load benchmark.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
+import re
 import time
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -18,6 +21,10 @@ import aiohttp
 import yaml
 
 CUSTOMERS_FILE = Path(__file__).with_name("customers.yml")
+DOMAIN_FILE = Path(__file__).resolve().parent.parent / "domain.yml"
+FILED_RESPONSES = ("utter_ticket_filed", "utter_ticket_spooled", "utter_handoff_requested")
+QUESTION_RESPONSES = {"utter_ask_chosen_option": "chosen_option", "utter_complaint_summary": "complaint_confirmed"}
+_PLACEHOLDER = re.compile(r"\\\{(\w+)\\\}")
 MAX_TURNS = 30
 REQUEST_TIMEOUT_S = 30
 
@@ -42,6 +49,40 @@ class ConversationResult:
 def load_customers(path: Path = CUSTOMERS_FILE) -> list[dict[str, Any]]:
     """The scripted customers, in file order."""
     return yaml.safe_load(path.read_text(encoding="utf-8"))["customers"]
+
+
+@functools.lru_cache(maxsize=1)
+def _response_patterns() -> tuple[tuple[re.Pattern[str], str], ...]:
+    """Every response variation as a regex (placeholders match anything), with its name."""
+    responses = yaml.safe_load(DOMAIN_FILE.read_text(encoding="utf-8"))["responses"]
+    patterns = []
+    for name, variations in responses.items():
+        for variation in variations:
+            body = _PLACEHOLDER.sub(lambda m: f"(?P<{m.group(1)}>.+?)", re.escape(variation.get("text", "")))
+            patterns.append((re.compile(body + r"\Z", re.DOTALL), name))
+    return tuple(patterns)
+
+
+def recognise(text: str) -> tuple[str | None, dict[str, str]]:
+    """Which response a reply is, and the values filled into it."""
+    for pattern, name in _response_patterns():
+        match = pattern.match(text)
+        if match:
+            return name, match.groupdict()
+    return None, {}
+
+
+def _read_replies(replies: list[dict[str, Any]]) -> tuple[str | None, str | None]:
+    """The question the replies end on (a slot name) and a filed ticket's number."""
+    for reply in reversed(replies):
+        name, values = recognise(reply.get("text") or "")
+        if name in FILED_RESPONSES:
+            return None, values.get("ticket_number")
+        if name in QUESTION_RESPONSES:
+            return QUESTION_RESPONSES[name], None
+        if name and name.startswith("utter_ask_"):
+            return name.removeprefix("utter_ask_"), None
+    return None, None
 
 
 def expected_date(spec: str, today: date) -> str:
@@ -124,11 +165,13 @@ async def run_scripted_conversation(
         replies = await _say(session, base_url, result, text)
     asked: dict[str, int] = {}
     while result.turns < MAX_TURNS:
-        slots = await _slots(session, base_url, sender_id)
-        if slots.get("ticket_number") and not slots["_active_loop"]:
-            result.ticket_number = slots["ticket_number"]
+        requested, number = _read_replies(replies)
+        if number:
+            result.ticket_number = number
             return result
-        requested = slots.get("requested_slot")
+        if requested is None:
+            slots = await _slots(session, base_url, sender_id)
+            requested = slots.get("requested_slot")
         buttons = [b for r in replies for b in (r.get("buttons") or [])]
         if requested == "chosen_option":
             result.options_offered = max(result.options_offered, len(buttons))
