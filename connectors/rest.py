@@ -20,7 +20,7 @@ from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, Us
 from sanic import Blueprint, response
 
 from bot import log_privacy
-from connectors import action_validation
+from connectors import rasa_speedups
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
@@ -49,9 +49,9 @@ class ReliableRestInput(InputChannel):
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         """The webhook routes; built once at start-up, when process-wide set-up happens too:
-        the log privacy filter and the compiled action-response validator."""
+        the log privacy filter and the Rasa hot-path fixes."""
         log_privacy.install()
-        action_validation.install()
+        rasa_speedups.install()
         webhook = Blueprint(f"reliable_rest_{id(self)}", __name__)
 
         @webhook.route("/", methods=["GET"])
