@@ -18,6 +18,7 @@ _TICKET = re.compile(r"\bCX-[0-9A-Z]{6}\b")
 
 MASK = "***"
 STRUCTURED_FORMAT = "time=%(asctime)s level=%(levelname)s logger=%(name)s msg=%(message)s"
+_STANDARD_ATTRIBUTES = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
 
 
 def mask(text: str) -> str:
@@ -38,12 +39,30 @@ def mask(text: str) -> str:
 
 
 class PrivacyFilter(logging.Filter):
-    """Mask personal data in a record before any handler formats it."""
+    """Mask personal data in a record, and in its ``extra`` fields, before any handler formats it."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         record.msg = mask(record.getMessage())
         record.args = None
+        for key in _extra_keys(record):
+            setattr(record, key, mask(str(getattr(record, key))))
         return True
+
+
+class StructuredFormatter(logging.Formatter):
+    """One ``key=value`` line per record; ``extra`` fields are appended as their own keys."""
+
+    def __init__(self) -> None:
+        super().__init__(STRUCTURED_FORMAT)
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = super().format(record)
+        extras = " ".join(f"{key}={getattr(record, key)}" for key in sorted(_extra_keys(record)))
+        return f"{line} {extras}" if extras else line
+
+
+def _extra_keys(record: logging.LogRecord) -> list[str]:
+    return [key for key in vars(record) if key not in _STANDARD_ATTRIBUTES]
 
 
 def install(logger: logging.Logger | None = None) -> None:
@@ -52,4 +71,4 @@ def install(logger: logging.Logger | None = None) -> None:
     for handler in target.handlers:
         if not any(isinstance(f, PrivacyFilter) for f in handler.filters):
             handler.addFilter(PrivacyFilter())
-            handler.setFormatter(logging.Formatter(STRUCTURED_FORMAT))
+            handler.setFormatter(StructuredFormatter())

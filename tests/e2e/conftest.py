@@ -55,3 +55,11 @@ def stack(e2e_database_url: str, tmp_path_factory: pytest.TempPathFactory) -> It
 @pytest.fixture(scope="session")
 def e2e_store(stack: Stack, e2e_database_url: str) -> TicketStore:
     return TicketStore(make_sessionmaker(make_engine(e2e_database_url)), attempts=1, delay_s=0.0)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Print the scripted customers' figures (median turns to a ticket) after the run."""
+    from tests.e2e.test_scripted_customers import SUMMARY
+
+    for line in SUMMARY:
+        terminalreporter.write_line(line)

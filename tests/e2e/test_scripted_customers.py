@@ -20,6 +20,8 @@ FIVE_W_ONE_H = (
     "order_ref", "people_involved", "impact", "desired_outcome", "contact",
 )
 CONCURRENCY = 6
+SUMMARY: list[str] = []
+"""Lines for the end-of-run summary (see conftest.pytest_terminal_summary)."""
 
 
 @pytest.fixture(scope="module")
@@ -36,8 +38,10 @@ def conversations(stack: Stack) -> dict[str, ConversationResult]:
 
     results = asyncio.run(run_all())
     turns = [r.turns for r in results.values() if r.ticket_number]
-    print(f"\nscripted customers: {len(turns)}/{len(results)} filed; "
-          f"median customer turns to a filed ticket: {statistics.median(turns) if turns else 'n/a'}")
+    SUMMARY.append(
+        f"scripted customers: {len(turns)}/{len(results)} filed; "
+        f"median customer turns to a filed ticket: {statistics.median(turns) if turns else 'n/a'}"
+    )
     return results
 
 

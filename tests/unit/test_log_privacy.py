@@ -38,7 +38,9 @@ def test_installed_filter_masks_arguments_too() -> None:
     handler = logging.StreamHandler(stream)
     logger.addHandler(handler)
     install(logger)
-    logger.warning("could not reach %s about order %s", "sam@example.com", "88412")
+    logger.warning("could not reach %s about order %s", "sam@example.com", "88412",
+                   extra={"ticket_number": "CX-7K3F9Q", "contact": "sam@example.com"})
     line = stream.getvalue()
     assert "sam@example.com" not in line and "88412" not in line
     assert "level=WARNING" in line and "logger=privacy-test" in line
+    assert "ticket_number=CX-7K3F9Q" in line and f"contact={MASK}" in line
