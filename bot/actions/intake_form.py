@@ -16,7 +16,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.forms import FormValidationAction
 from rasa_sdk.types import DomainDict
 
-from bot.actions.intents import is_complaint, is_interruption
+from bot.actions.intents import is_complaint, is_interruption, is_uncertain_disruption
 from bot.actions.responses import fresh_text
 from bot.actions.runtime import runtime
 from bot.extraction import extract_fields
@@ -59,6 +59,19 @@ ANGRY_FOLLOWUP_SCORE = 0.7
 def _intent(tracker: Tracker) -> tuple[str | None, float]:
     intent = (tracker.latest_message or {}).get("intent") or {}
     return intent.get("name"), float(intent.get("confidence") or 0.0)
+
+
+ANSWERS_ELSEWHERE_MAX_WORDS = 6
+
+
+def _answers_something_else(values: dict[str, str], requested: str | None, text: str) -> bool:
+    """A short message that gave another detail ("it was on the 18th") is not also,
+    word for word, the answer to the question asked ("where did it happen?")."""
+    if not requested or requested not in values or len(text.split()) > ANSWERS_ELSEWHERE_MAX_WORDS:
+        return False
+    others = [slot for slot in values if slot != requested and not slot.endswith("_kind")]
+    taken_whole = values[requested].strip().lower() in text.strip().lower() and len(values[requested]) >= len(text) // 2
+    return bool(others) and taken_whole
 
 
 def _extract_fields(
@@ -110,6 +123,11 @@ class ValidateComplaintForm(FormValidationAction):
         requested: str | None,
     ) -> list[EventType]:
         intent, confidence = _intent(tracker)
+        if requested and is_interruption(intent, confidence, requested):
+            return []
+        if requested and is_uncertain_disruption(intent, confidence, requested):
+            dispatcher.utter_message(response=f"utter_check_{intent}")
+            return [SlotSet(requested, None)]
         if requested and intent in ("dont_know", "deny") and confidence >= 0.5 and requested != "problem_description":
             value = NEGATIVE_VALUE.get(requested, UNKNOWN) if intent == "deny" else (
                 NONE if requested == "contact" else UNKNOWN
@@ -119,6 +137,8 @@ class ValidateComplaintForm(FormValidationAction):
             return [SlotSet(requested, value)]
 
         values, problems = self._extract(tracker, text, requested, intent, confidence)
+        if _answers_something_else(values, requested, text):
+            values.pop(requested)
         answered_plainly = requested and not is_interruption(intent, confidence, requested) and requested not in values
         if answered_plainly and requested not in problems and text:
             if requested in UNANSWERED_PROBLEM:

@@ -30,3 +30,10 @@ def is_interruption(intent: str | None, confidence: float, requested_slot: str |
     if intent not in INTERRUPTIONS or intent in ANSWERED_BY.get(requested_slot or "", frozenset()):
         return False
     return confidence >= DISRUPTIVE_MIN_CONFIDENCE.get(intent, INTERRUPTION_MIN_CONFIDENCE)
+
+
+def is_uncertain_disruption(intent: str | None, confidence: float, requested_slot: str | None = None) -> bool:
+    """A probable but not certain wish to stop or to get a person: worth asking about."""
+    if intent not in DISRUPTIVE_MIN_CONFIDENCE or intent in ANSWERED_BY.get(requested_slot or "", frozenset()):
+        return False
+    return INTERRUPTION_MIN_CONFIDENCE <= confidence < DISRUPTIVE_MIN_CONFIDENCE[intent]

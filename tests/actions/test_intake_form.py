@@ -147,3 +147,34 @@ async def test_the_read_back_accepts_yes_and_takes_corrections(
                            {"requested_slot": "complaint_confirmed", "contact": "old@example.com"})
     assert fixed["contact"] == "sam@example.com"
     assert fixed["complaint_confirmed"] is None
+
+
+async def test_an_uncertain_stop_is_checked_not_taken_as_an_answer(
+    action_runtime, make_tracker, dispatcher, domain
+) -> None:
+    events = [user_event("actually never mind", "stop", confidence=0.6, timestamp=MESSAGE_TIME)]
+    slots = await run_form(make_tracker, dispatcher, domain, events, {"requested_slot": "customer_name"})
+    assert slots["customer_name"] is None
+    assert dispatcher.messages[0]["response"] == "utter_check_stop"
+
+
+async def test_a_certain_stop_is_left_to_the_rules(action_runtime, make_tracker, dispatcher, domain) -> None:
+    events = [user_event("stop, I want to cancel this", "stop", confidence=0.95, timestamp=MESSAGE_TIME)]
+    slots = await run_form(make_tracker, dispatcher, domain, events, {"requested_slot": "customer_name"})
+    assert slots == {}
+
+
+async def test_a_short_answer_giving_another_detail_does_not_fill_the_question(
+    action_runtime, make_tracker, dispatcher, domain
+) -> None:
+    events = [user_event("it was on the 18th", "inform", timestamp=MESSAGE_TIME)]
+    slots = await run_form(make_tracker, dispatcher, domain, events, {"requested_slot": "incident_location"})
+    assert slots["incident_date"] == "2026-11-18"
+    assert "incident_location" not in slots
+
+
+async def test_an_answer_with_two_details_fills_both(action_runtime, make_tracker, dispatcher, domain) -> None:
+    events = [user_event("at the Leeds store yesterday", "inform", timestamp=MESSAGE_TIME)]
+    slots = await run_form(make_tracker, dispatcher, domain, events, {"requested_slot": "incident_location"})
+    assert slots["incident_date"] == "2026-11-23"
+    assert "Leeds" in slots["incident_location"]
