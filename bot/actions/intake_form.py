@@ -62,6 +62,8 @@ def _intent(tracker: Tracker) -> tuple[str | None, float]:
 
 
 ANSWERS_ELSEWHERE_MAX_WORDS = 6
+STRUCTURED_SLOTS = frozenset({"incident_date", "order_ref", "contact"})
+"""Details recognised by their form (a date, a reference, an address), not by guesswork."""
 
 
 def _answers_something_else(values: dict[str, str], requested: str | None, text: str) -> bool:
@@ -69,7 +71,7 @@ def _answers_something_else(values: dict[str, str], requested: str | None, text:
     word for word, the answer to the question asked ("where did it happen?")."""
     if not requested or requested not in values or len(text.split()) > ANSWERS_ELSEWHERE_MAX_WORDS:
         return False
-    others = [slot for slot in values if slot != requested and not slot.endswith("_kind")]
+    others = [slot for slot in values if slot != requested and slot in STRUCTURED_SLOTS]
     taken_whole = values[requested].strip().lower() in text.strip().lower() and len(values[requested]) >= len(text) // 2
     return bool(others) and taken_whole
 
@@ -124,7 +126,7 @@ class ValidateComplaintForm(FormValidationAction):
     ) -> list[EventType]:
         intent, confidence = _intent(tracker)
         if requested and is_interruption(intent, confidence, requested):
-            return []
+            return self._answer_despite_intent(tracker, text, requested)
         if requested and is_uncertain_disruption(intent, confidence, requested):
             dispatcher.utter_message(response=f"utter_check_{intent}")
             return [SlotSet(requested, None)]
@@ -165,6 +167,15 @@ class ValidateComplaintForm(FormValidationAction):
         if events and requested and not is_complaint(intent):
             self._empathize_if_angry(dispatcher, tracker, domain, text)
         return events
+
+    @staticmethod
+    def _answer_despite_intent(tracker: Tracker, text: str, requested: str) -> list[EventType]:
+        """A message that plainly answers the question ("this morning" to "when?") is an
+        answer, whatever the classifier took it for; anything else is left to the rules."""
+        values, _ = _extract_fields(tracker, text, requested, accept_free_text=False)
+        if requested not in values:
+            return []
+        return [SlotSet(slot, value) for slot, value in values.items() if slot == requested or slot.endswith("_kind")]
 
     @staticmethod
     def _extract(

@@ -16,6 +16,10 @@ DISRUPTIVE_MIN_CONFIDENCE = {"stop": 0.85, "ask_human": 0.8}
 """Intents that end the intake need more certainty: mistaking an answer for them costs
 the customer their place in the conversation."""
 
+OFF_TOPIC_MIN_CONFIDENCE = {"out_of_scope": 0.75}
+"""Short answers ("a security guard who saw it") look off-topic to the classifier more
+often than real chit-chat does, so off-topic needs more certainty inside the form."""
+
 ANSWERED_BY = {"desired_outcome": frozenset({"ask_human"})}
 """Questions to which an "interrupting" intent is a fair answer ("have a manager call me")."""
 
@@ -29,7 +33,8 @@ def is_interruption(intent: str | None, confidence: float, requested_slot: str |
     """Whether a message asks something of the assistant rather than answering the question."""
     if intent not in INTERRUPTIONS or intent in ANSWERED_BY.get(requested_slot or "", frozenset()):
         return False
-    return confidence >= DISRUPTIVE_MIN_CONFIDENCE.get(intent, INTERRUPTION_MIN_CONFIDENCE)
+    threshold = DISRUPTIVE_MIN_CONFIDENCE.get(intent) or OFF_TOPIC_MIN_CONFIDENCE.get(intent, INTERRUPTION_MIN_CONFIDENCE)
+    return confidence >= threshold
 
 
 def is_uncertain_disruption(intent: str | None, confidence: float, requested_slot: str | None = None) -> bool:

@@ -178,3 +178,9 @@ async def test_an_answer_with_two_details_fills_both(action_runtime, make_tracke
     slots = await run_form(make_tracker, dispatcher, domain, events, {"requested_slot": "incident_location"})
     assert slots["incident_date"] == "2026-11-23"
     assert "Leeds" in slots["incident_location"]
+
+
+async def test_an_answer_is_an_answer_whatever_the_intent(action_runtime, make_tracker, dispatcher, domain) -> None:
+    events = [user_event("this morning", "greet", confidence=0.9, timestamp=MESSAGE_TIME)]
+    slots = await run_form(make_tracker, dispatcher, domain, events, {"requested_slot": "incident_date"})
+    assert slots["incident_date"] == "2026-11-24"
