@@ -103,9 +103,10 @@ async def file_from_tracker(tracker: Tracker, status: str) -> Filing:
 
 
 def first_response_by(draft: TicketDraft, rt: Runtime) -> datetime:
-    """The first substantive response is promised by the SLA, never earlier than it allows."""
+    """When a person will have looked at the case: the analysis deadline, or the first
+    substantive response the SLA allows if that comes sooner; never earlier than the SLA."""
     opened = draft.sla_classify_by - timedelta(hours=rt.config.sla.stage_hours(draft.priority).classify)
-    return opened + timedelta(hours=rt.config.sla.first_response_within_h)
+    return min(draft.sla_analyse_by, opened + timedelta(hours=rt.config.sla.first_response_within_h))
 
 
 class ActionCreateTicket(Action):

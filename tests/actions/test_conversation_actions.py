@@ -111,6 +111,7 @@ async def test_a_confirmed_complaint_is_filed_with_a_truthful_timeline(
     message, closing = dispatcher.messages
     assert message["response"] == "utter_ticket_filed" and message["ticket_number"] == number
     assert closing["response"] == "utter_anything_else"
+    assert message["first_response_by"] < message["resolve_by"]
     assert slot_events(events)["customer_name"] is None
 
 
