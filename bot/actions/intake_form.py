@@ -156,9 +156,8 @@ class ValidateComplaintForm(FormValidationAction):
                 if current is not None and current != value and slot != requested and not slot.endswith("_kind"):
                     changed_filled_slot = True
                 events.append(SlotSet(slot, value))
-        if requested is None and len(text.split()) >= OPENING_NARRATIVE_MIN_WORDS:
-            if tracker.get_slot("problem_description") is None:
-                events.append(SlotSet("problem_description", text))
+        if self._tells_the_story(tracker, text, requested, intent, values):
+            events.append(SlotSet("problem_description", text))
         if requested and requested in problems and requested not in values:
             dispatcher.utter_message(text=fresh_text(domain, PROBLEM_RESPONSES[problems[requested]], tracker))
             events.append(SlotSet(requested, None))
@@ -167,6 +166,18 @@ class ValidateComplaintForm(FormValidationAction):
         if events and requested and not is_complaint(intent):
             self._empathize_if_angry(dispatcher, tracker, domain, text)
         return events
+
+    @staticmethod
+    def _tells_the_story(
+        tracker: Tracker, text: str, requested: str | None, intent: str | None, values: dict[str, str]
+    ) -> bool:
+        """The opening message, or a complaint told while another question was open, is the
+        customer's account of what went wrong, so they are not asked for it again."""
+        if tracker.get_slot("problem_description") is not None or "problem_description" in values:
+            return False
+        if len(text.split()) < OPENING_NARRATIVE_MIN_WORDS:
+            return False
+        return requested is None or (is_complaint(intent) and requested not in values)
 
     @staticmethod
     def _answer_despite_intent(tracker: Tracker, text: str, requested: str) -> list[EventType]:

@@ -184,3 +184,13 @@ async def test_an_answer_is_an_answer_whatever_the_intent(action_runtime, make_t
     events = [user_event("this morning", "greet", confidence=0.9, timestamp=MESSAGE_TIME)]
     slots = await run_form(make_tracker, dispatcher, domain, events, {"requested_slot": "incident_date"})
     assert slots["incident_date"] == "2026-11-24"
+
+
+async def test_a_story_told_while_another_question_is_open_is_kept_as_the_problem(
+    action_runtime, make_tracker, dispatcher, domain
+) -> None:
+    story = "my internet has been down for 4 days and your helpline just keeps me on hold"
+    events = [user_event(story, "complain_service", timestamp=MESSAGE_TIME)]
+    slots = await run_form(make_tracker, dispatcher, domain, events, {"requested_slot": "customer_name"})
+    assert slots["problem_description"] == story
+    assert "customer_name" not in slots
