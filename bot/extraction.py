@@ -20,10 +20,10 @@ import phonenumbers
 from dateparser.search import search_dates
 
 from bot.domain_config import DateLexicon, ExtractionLexicon, TriageConfig
+from bot.ticket_numbers import TICKET_TOKEN
 
 logger = logging.getLogger(__name__)
 
-TICKET_PATTERN = re.compile(r"(?<![\w-])CX[- ]?([0-9A-HJKMNP-TV-Z]{6})(?![\w-])", re.IGNORECASE)
 _EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]+@[\w-]+(?:\.[\w-]+)*\.[A-Za-z]{2,}(?![\w-])")
 _EMAIL_LIKE = re.compile(r"\S+@\S*")
 _PHONE_LIKE = re.compile(r"(?<![\w/])\+?\(?\d[\d\s().-]{5,}\d(?![\w/])")
@@ -87,12 +87,6 @@ def find_phrases(text: str, phrases: Iterable[str]) -> list[re.Match[str]]:
     return list(pattern.finditer(text)) if pattern else []
 
 
-def is_ticket_number(text: str) -> str | None:
-    """The first ticket number (``CX-`` and six Crockford base-32 characters) in ``text``."""
-    match = TICKET_PATTERN.search(text or "")
-    return f"CX-{match.group(1).upper()}" if match else None
-
-
 def _mask(text: str, spans: Iterable[tuple[int, int]]) -> str:
     """Blank out spans already claimed (references, phones, emails) so no other slot reads them."""
     chars = list(text)
@@ -138,7 +132,7 @@ def _looks_like_phone(token: str, region: str) -> bool:
 
 def _reference(token: str) -> str | None:
     value = re.sub(r"\s+", "", token).strip("-/.").upper()
-    if len(value) < MIN_REF_LENGTH or not any(ch.isdigit() for ch in value) or TICKET_PATTERN.fullmatch(value):
+    if len(value) < MIN_REF_LENGTH or not any(ch.isdigit() for ch in value) or TICKET_TOKEN.fullmatch(value):
         return None
     return value
 
@@ -499,7 +493,7 @@ def extract_fields(
         return Extraction(values, problems)
     lexicon = config.extraction
     asked = requested_slot if accept_free_text else None
-    claimed = [match.span() for match in TICKET_PATTERN.finditer(text)]
+    claimed = [match.span() for match in TICKET_TOKEN.finditer(text)]
 
     emails = _emails(text)
     claimed += [match.span() for match in emails]

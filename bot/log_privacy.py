@@ -11,10 +11,11 @@ from __future__ import annotations
 import logging
 import re
 
+from bot.ticket_numbers import TICKET_TOKEN as _TICKET
+
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 _PHONE = re.compile(r"(?<![\w-])\+?\d[\d ()-]{6,}\d(?![\w-])")
 _ORDER = re.compile(r"(?i)\b(order|ref(?:erence)?|booking|invoice|claim|receipt|account)(\s*(?:no\.?|number|#)?\s*)[A-Z0-9][A-Z0-9-]{2,}")
-_TICKET = re.compile(r"\bCX-[0-9A-Z]{6}\b")
 
 MASK = "***"
 STRUCTURED_FORMAT = "time=%(asctime)s level=%(levelname)s logger=%(name)s msg=%(message)s"
@@ -56,9 +57,11 @@ class StructuredFormatter(logging.Formatter):
         super().__init__(STRUCTURED_FORMAT)
 
     def format(self, record: logging.LogRecord) -> str:
+        """The line, masked once more whole, since a traceback can quote customer data."""
         line = super().format(record)
         extras = " ".join(f"{key}={getattr(record, key)}" for key in sorted(_extra_keys(record)))
-        return f"{line} {extras}" if extras else line
+        head, separator, rest = (f"{line} {extras}" if extras else line).partition(" msg=")
+        return head + separator + mask(rest)
 
 
 def _extra_keys(record: logging.LogRecord) -> list[str]:

@@ -17,6 +17,8 @@ LENGTH = 6
 
 _CONFUSABLE = str.maketrans({"O": "0", "I": "1", "L": "1"})
 _SHAPE = re.compile(r"CX[\s._-]*([0-9A-Z][0-9A-Z\s-]*)", re.IGNORECASE)
+TICKET_TOKEN = re.compile(r"(?<![\w-])CX[\s._-]?[0-9A-Z]{6}(?![\w-])", re.IGNORECASE)
+"""A ticket number as written inside a sentence, slips included (O for 0, lower case)."""
 
 
 def new_ticket_number() -> str:
@@ -37,3 +39,15 @@ def normalise_ticket_number(text: str) -> str | None:
     if len(code) != LENGTH or any(char not in ALPHABET for char in code):
         return None
     return PREFIX + code
+
+
+def find_ticket_number(text: str) -> str | None:
+    """The ticket number a message mentions, canonical when it can be, else as written.
+
+    A number that cannot be canonical (a U, say) is still returned, upper-cased, so
+    the customer is told it was not found rather than shown some other ticket.
+    """
+    match = TICKET_TOKEN.search(text or "")
+    if match is None:
+        return None
+    return normalise_ticket_number(match.group()) or match.group().upper()

@@ -8,7 +8,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from bot.actions.runtime import runtime
-from bot.actions.tickets import customer_time, file_from_tracker, first_response_by, reset_intake
+from bot.actions.tickets import file_from_tracker, reset_intake, timeline
 from bot.transcript import intake_messages
 from bot.triage import UNPLACED_INTENTS, complaint_category
 
@@ -42,9 +42,9 @@ class ActionRequestHuman(Action):
         rt = runtime()
         filing = await file_from_tracker(tracker, "escalated")
         dispatcher.utter_message(
-            response="utter_handoff_requested",
+            response="utter_handoff_spooled" if filing.spooled else "utter_handoff_requested",
             ticket_number=filing.number,
-            first_response_by=customer_time(first_response_by(filing.draft, rt), rt),
+            **timeline(filing.draft, filing.opened, rt),
         )
         return [ActiveLoop(None), SlotSet("requested_slot", None)] + reset_intake() + [
             SlotSet("ticket_number", filing.number)

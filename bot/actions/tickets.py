@@ -16,12 +16,13 @@ from rasa_sdk.types import DomainDict
 from bot.actions.responses import response_text
 from bot.actions.runtime import Runtime, runtime
 from bot.errors import TicketStoreUnavailable
-from bot.extraction import is_ticket_number
 from bot.filing import build_draft
-from bot.ticket_numbers import new_ticket_number
+from bot.ticket_numbers import find_ticket_number, new_ticket_number
 from bot.tickets import TicketDraft, TicketRecord
 
 logger = logging.getLogger(__name__)
+
+FINAL_STATUSES = frozenset({"resolved", "closed", "withdrawn"})
 
 INTAKE_SLOTS = (
     "customer_name", "complaint_product", "problem_description", "incident_date", "incident_location",
@@ -38,10 +39,14 @@ class Filing:
     number: str
     spooled: bool
     draft: TicketDraft
+    opened: datetime
 
 
 def customer_time(moment: datetime, rt: Runtime) -> str:
-    """A deadline as the customer reads it, in the service's timezone."""
+    """A deadline as the customer reads it, in the service's timezone, rounded up to the
+    minute so the time shown is never earlier than the real deadline."""
+    if moment.second or moment.microsecond:
+        moment = moment.replace(second=0, microsecond=0) + timedelta(minutes=1)
     local = moment.astimezone(ZoneInfo(rt.settings.timezone))
     return local.strftime("%Y-%m-%d %H:%M %Z")
 
@@ -52,11 +57,9 @@ def reset_intake() -> list[EventType]:
 
 
 def _customer_type(rt: Runtime, channel: str, sender_id: str) -> str:
-    if not rt.ensure_schema():
-        return "unknown"
     try:
         return "returning" if rt.store.find_by_sender(channel, sender_id) else "new"
-    except TicketStoreUnavailable:
+    except Exception:
         return "unknown"
 
 
@@ -70,17 +73,18 @@ def _store_or_spool(rt: Runtime, draft: TicketDraft, now: datetime) -> Filing:
         if not rt.ensure_schema():
             raise TicketStoreUnavailable("the ticket store could not be migrated")
         record: TicketRecord = rt.store.create(draft, now)
-    except TicketStoreUnavailable:
+    except Exception:
+        logger.exception("ticket could not be stored; spooling it")
         number = new_ticket_number()
         rt.spool.put(draft, number, now)
         logger.error("ticket store unavailable; draft spooled", extra={"ticket_number": number})
-        return Filing(number=number, spooled=True, draft=draft)
+        return Filing(number=number, spooled=True, draft=draft, opened=now)
     if rt.spool.pending():
         try:
             rt.spool.replay(rt.store)
-        except TicketStoreUnavailable:
-            logger.warning("spool replay deferred: the ticket store stopped answering")
-    return Filing(number=record.number, spooled=False, draft=draft)
+        except Exception:
+            logger.exception("spool replay deferred; the customer's own ticket is filed")
+    return Filing(number=record.number, spooled=False, draft=draft, opened=now)
 
 
 async def file_from_tracker(tracker: Tracker, status: str) -> Filing:
@@ -102,11 +106,18 @@ async def file_from_tracker(tracker: Tracker, status: str) -> Filing:
     return await asyncio.to_thread(_store_or_spool, rt, draft, now)
 
 
-def first_response_by(draft: TicketDraft, rt: Runtime) -> datetime:
-    """When a person will have looked at the case: the analysis deadline, or the first
-    substantive response the SLA allows if that comes sooner; never earlier than the SLA."""
-    opened = draft.sla_classify_by - timedelta(hours=rt.config.sla.stage_hours(draft.priority).classify)
-    return min(draft.sla_analyse_by, opened + timedelta(hours=rt.config.sla.first_response_within_h))
+def timeline(draft: TicketDraft, opened: datetime, rt: Runtime) -> dict[str, str]:
+    """The dates a customer is given, each exactly the SLA's, never sooner.
+
+    ``looked_at_by`` is the analysis deadline, ``contact_by`` the first substantive
+    response a person owes, ``resolve_by`` the deadline for the whole case.
+    """
+    contact_by = opened + timedelta(hours=rt.config.sla.first_response_within_h)
+    return {
+        "looked_at_by": customer_time(draft.sla_analyse_by, rt),
+        "contact_by": customer_time(min(contact_by, draft.sla_close_by), rt),
+        "resolve_by": customer_time(draft.sla_close_by, rt),
+    }
 
 
 class ActionCreateTicket(Action):
@@ -121,17 +132,13 @@ class ActionCreateTicket(Action):
         rt = runtime()
         status = "escalated" if tracker.get_slot("chosen_option") == "human_agent" else "open"
         filing = await file_from_tracker(tracker, status)
-        timeline = {
-            "ticket_number": filing.number,
-            "first_response_by": customer_time(first_response_by(filing.draft, rt), rt),
-            "resolve_by": customer_time(filing.draft.sla_close_by, rt),
-        }
+        dates = {"ticket_number": filing.number, **timeline(filing.draft, filing.opened, rt)}
         if filing.spooled:
-            dispatcher.utter_message(response="utter_ticket_spooled", **timeline)
+            dispatcher.utter_message(response="utter_ticket_spooled", **dates)
         else:
-            dispatcher.utter_message(response="utter_ticket_filed", **timeline)
-        if status == "escalated":
-            dispatcher.utter_message(response="utter_ticket_filed_human", **timeline)
+            dispatcher.utter_message(response="utter_ticket_filed", **dates)
+            if status == "escalated":
+                dispatcher.utter_message(response="utter_ticket_filed_human", **dates)
         dispatcher.utter_message(response="utter_anything_else")
         return reset_intake() + [SlotSet("ticket_number", filing.number)]
 
@@ -147,14 +154,14 @@ class ActionTicketStatus(Action):
     ) -> list[EventType]:
         rt = runtime()
         text = (tracker.latest_message or {}).get("text") or ""
-        number = is_ticket_number(text)
+        number = find_ticket_number(text)
         try:
             if number:
                 record = await asyncio.to_thread(rt.store.get, number)
             else:
                 channel = tracker.get_latest_input_channel() or "unknown"
                 mine = await asyncio.to_thread(rt.store.find_by_sender, channel, tracker.sender_id)
-                record = max(mine, key=lambda r: r.created_at) if mine else None
+                record = mine[-1] if mine else None
         except TicketStoreUnavailable:
             dispatcher.utter_message(response="utter_technical_difficulty")
             return []
@@ -164,8 +171,9 @@ class ActionTicketStatus(Action):
             else:
                 dispatcher.utter_message(response="utter_ask_ticket_number")
             return []
+        final = record.status in FINAL_STATUSES
         dispatcher.utter_message(
-            response="utter_ticket_status",
+            response="utter_ticket_status_final" if final else "utter_ticket_status",
             ticket_number=record.number,
             ticket_category=response_text(domain, f"utter_category_{record.category}", tracker),
             ticket_status_label=response_text(domain, f"utter_status_{record.status}", tracker),

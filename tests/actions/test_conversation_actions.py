@@ -111,7 +111,7 @@ async def test_a_confirmed_complaint_is_filed_with_a_truthful_timeline(
     message, closing = dispatcher.messages
     assert message["response"] == "utter_ticket_filed" and message["ticket_number"] == number
     assert closing["response"] == "utter_anything_else"
-    assert message["first_response_by"] < message["resolve_by"]
+    assert message["looked_at_by"] < message["resolve_by"]
     assert slot_events(events)["customer_name"] is None
 
 
@@ -179,3 +179,24 @@ async def test_stopping_keeps_what_was_said_as_a_withdrawn_ticket(action_runtime
     [ticket] = action_runtime.store.find_by_sender("unknown", "customer-1")
     assert ticket.status == "withdrawn" and OPENING in ticket.narrative
     assert dispatcher.messages[0]["response"] == "utter_stop_complaint"
+
+
+@pytest.mark.parametrize("priority", ["P1", "P2", "P3", "P4"])
+def test_the_dates_promised_are_never_sooner_than_the_sla(action_runtime, priority: str) -> None:
+    from datetime import datetime, timedelta, timezone
+
+    from bot.actions.tickets import timeline
+    from bot.triage import sla_deadlines
+
+    opened = datetime(2026, 11, 24, 9, 0, 30, tzinfo=timezone.utc)
+    sla = action_runtime.config.sla
+    deadlines = sla_deadlines(priority, opened, sla)
+
+    class Draft:
+        sla_analyse_by, sla_close_by = deadlines.analyse_by, deadlines.close_by
+
+    dates = timeline(Draft, opened, action_runtime)
+    shown = {key: datetime.strptime(value, "%Y-%m-%d %H:%M %Z").replace(tzinfo=timezone.utc) for key, value in dates.items()}
+    assert shown["looked_at_by"] >= opened + timedelta(hours=sla.stage_hours(priority).analyse)
+    assert shown["resolve_by"] >= opened + timedelta(hours=sla.stage_hours(priority).total)
+    assert shown["contact_by"] >= min(opened + timedelta(hours=sla.first_response_within_h), deadlines.close_by)
