@@ -7,7 +7,6 @@ decides which values may overwrite earlier ones and which replies that needs.
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from rasa_sdk import Tracker
@@ -24,8 +23,6 @@ from bot.options import match_option
 from bot.transcript import latest_user_time
 from bot.triage import mood_for, score_emotion
 
-logger = logging.getLogger(__name__)
-
 UNKNOWN = "unknown"
 NONE = "none"
 
@@ -36,6 +33,10 @@ SHORT_ANSWER_MAX_WORDS = 8
 
 NEGATIVE_VALUE = {"people_involved": NONE, "contact": NONE, "order_ref": UNKNOWN}
 """What a plain "no" means for the slots where no is a real answer."""
+
+VALUE_FOLLOWS_YES = frozenset({"order_ref", "people_involved"})
+"""Questions that are yes/no in form ("do you have an order number?"): a bare yes means
+the value is still to come, and the question's own ask action asks for it."""
 
 PROBLEM_RESPONSES = {
     "future_date": "utter_invalid_future_date",
@@ -131,12 +132,13 @@ class ValidateComplaintForm(FormValidationAction):
             dispatcher.utter_message(response=f"utter_check_{intent}")
             return [SlotSet(requested, None)]
         if requested and intent in ("dont_know", "deny") and confidence >= 0.5 and requested != "problem_description":
-            value = NEGATIVE_VALUE.get(requested, UNKNOWN) if intent == "deny" else (
-                NONE if requested == "contact" else UNKNOWN
-            )
-            reply = "utter_contact_refused_ok" if requested == "contact" else "utter_dont_know_ok"
-            dispatcher.utter_message(text=fresh_text(domain, reply, tracker))
-            return [SlotSet(requested, value)]
+            declined = self._decline(dispatcher, tracker, domain, text, requested, intent)
+            if declined:
+                return declined
+        if requested in VALUE_FOLLOWS_YES and intent == "affirm" and confidence >= 0.5:
+            values, _ = _extract_fields(tracker, text, requested, accept_free_text=False)
+            if requested not in values:
+                return [SlotSet(requested, None)]
 
         values, problems = self._extract(tracker, text, requested, intent, confidence)
         if _answers_something_else(values, requested, text):
@@ -166,6 +168,30 @@ class ValidateComplaintForm(FormValidationAction):
         if events and requested and not is_complaint(intent):
             self._empathize_if_angry(dispatcher, tracker, domain, text)
         return events
+
+    @staticmethod
+    def _decline(
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+        text: str,
+        requested: str,
+        intent: str,
+    ) -> list[EventType]:
+        """"No" or "I don't know" to the question; other details in the same message are kept.
+
+        Returns nothing when the message gives the value after all ("no, it's 5521").
+        """
+        others, _ = _extract_fields(tracker, text, requested, accept_free_text=False)
+        if requested in others:
+            return []
+        value = NEGATIVE_VALUE.get(requested, UNKNOWN) if intent == "deny" else (
+            NONE if requested == "contact" else UNKNOWN
+        )
+        reply = "utter_contact_refused_ok" if requested == "contact" else "utter_dont_know_ok"
+        dispatcher.utter_message(text=fresh_text(domain, reply, tracker))
+        kept = [SlotSet(slot, found) for slot, found in others.items() if tracker.get_slot(slot) is None]
+        return [SlotSet(requested, value)] + kept
 
     @staticmethod
     def _tells_the_story(
@@ -232,14 +258,16 @@ class ValidateComplaintForm(FormValidationAction):
     def _confirm(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict, text: str
     ) -> list[EventType]:
+        """Corrections first ("yes, but the date was the 5th"), then a yes; anything else
+        keeps the read-back open."""
         intent, confidence = _intent(tracker)
-        if intent == "affirm" and confidence >= 0.5:
-            return [SlotSet("complaint_confirmed", True)]
         values, _ = self._extract(tracker, text, None, "correct", 1.0)
         corrections = [SlotSet(slot, value) for slot, value in values.items() if tracker.get_slot(slot) != value]
         if corrections:
             dispatcher.utter_message(text=fresh_text(domain, "utter_correction_noted", tracker))
             return corrections + [SlotSet("complaint_confirmed", None)]
+        if intent == "affirm" and confidence >= 0.5:
+            return [SlotSet("complaint_confirmed", True)]
         if is_interruption(intent, confidence, "complaint_confirmed"):
             return []
         return [SlotSet("complaint_confirmed", None)]

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
-from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import CollectingDispatcher
 
 from bot.actions.intake_form import ValidateComplaintForm
 from tests.actions.events import action_event, bot_event, user_event
@@ -194,3 +194,33 @@ async def test_a_story_told_while_another_question_is_open_is_kept_as_the_proble
     slots = await run_form(make_tracker, dispatcher, domain, events, {"requested_slot": "customer_name"})
     assert slots["problem_description"] == story
     assert "customer_name" not in slots
+
+
+async def test_a_bare_yes_to_the_order_number_question_asks_for_the_number(
+    action_runtime, make_tracker, dispatcher, domain
+) -> None:
+    from bot.actions.questions import ActionAskOrderRef
+
+    tracker_slots = {"requested_slot": "order_ref"}
+    slots = await run_form(make_tracker, dispatcher, domain, [user_event("yes", "affirm")], tracker_slots)
+    assert slots["order_ref"] is None
+    ask = CollectingDispatcher()
+    await ActionAskOrderRef().run(ask, make_tracker([user_event("yes", "affirm")], tracker_slots), domain)
+    assert ask.messages[0]["response"] == "utter_ask_value_order_ref"
+
+
+async def test_no_with_another_detail_keeps_the_detail(action_runtime, make_tracker, dispatcher, domain) -> None:
+    events = [user_event("no idea, but my order number is 88412", "dont_know", timestamp=MESSAGE_TIME)]
+    slots = await run_form(make_tracker, dispatcher, domain, events, {"requested_slot": "incident_location"})
+    assert slots["incident_location"] == "unknown"
+    assert slots["order_ref"] == "88412"
+
+
+async def test_yes_with_a_correction_at_the_read_back_applies_the_correction(
+    action_runtime, make_tracker, dispatcher, domain
+) -> None:
+    events = [user_event("yes, but the date was the 5th", "affirm", timestamp=MESSAGE_TIME)]
+    slots = await run_form(make_tracker, dispatcher, domain, events,
+                           {"requested_slot": "complaint_confirmed", "incident_date": "2026-11-03"})
+    assert slots["incident_date"] == "2026-11-05"
+    assert slots["complaint_confirmed"] is None
