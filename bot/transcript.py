@@ -39,29 +39,28 @@ def transcript(events: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
 def intake_messages(events: Iterable[Mapping[str, Any]]) -> list[str]:
     """The customer's messages since the current complaint began, verbatim.
 
-    The complaint begins with the message that triggered the first acknowledgement
-    after the previous complaint ended (filed, stopped or handed to a person).
+    A complaint begins with the message that triggered an acknowledgement while no
+    intake form was running; it ends when it is filed, stopped or handed to a person.
+    An intake abandoned half-way is superseded by the next complaint, not merged into it.
     """
-    pending_user_text: str | None = None
-    collecting = False
+    last_text: str | None = None
+    collecting = form_active = False
     messages: list[str] = []
     for event in events:
         kind = event.get("event")
         if kind == "user":
             text = event.get("text") or ""
-            if collecting:
-                if text and not _is_payload(text):
-                    messages.append(text)
-            else:
-                pending_user_text = text
-        elif kind == "action":
-            name = event.get("name")
-            if name in INTAKE_END_ACTIONS:
-                collecting, messages, pending_user_text = False, [], None
-            elif name == INTAKE_START_ACTION and not collecting:
-                collecting = True
-                if pending_user_text and not _is_payload(pending_user_text):
-                    messages.append(pending_user_text)
+            if not _is_payload(text):
+                last_text = text
+            if collecting and text and not _is_payload(text):
+                messages.append(text)
+        elif kind == "active_loop":
+            form_active = bool(event.get("name"))
+        elif kind == "action" and event.get("name") in INTAKE_END_ACTIONS:
+            collecting, messages = False, []
+        elif kind == "action" and event.get("name") == INTAKE_START_ACTION and not form_active:
+            collecting = True
+            messages = [last_text] if last_text else []
     return messages
 
 

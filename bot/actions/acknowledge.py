@@ -11,6 +11,7 @@ from rasa_sdk.types import DomainDict
 
 from bot.actions.responses import fresh_text
 from bot.actions.runtime import runtime
+from bot.actions.slots import reset_intake
 from bot.triage import categorize, mood_for, score_emotion
 
 FORM_NAME = "complaint_form"
@@ -40,7 +41,7 @@ class ActionAcknowledgeComplaint(Action):
         opening = fresh_text(domain, f"utter_empathy_{mood}", tracker)
         ownership = fresh_text(domain, f"utter_ack_{guess.category}", tracker)
         dispatcher.utter_message(text=f"{opening} {ownership}")
-        return [
+        return reset_intake() + [
             SlotSet("complaint_category", guess.category),
             SlotSet("category_confidence", guess.confidence),
             SlotSet("mood", mood),

@@ -8,7 +8,8 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from bot.actions.runtime import runtime
-from bot.actions.tickets import file_from_tracker, reset_intake, timeline
+from bot.actions.slots import reset_intake
+from bot.actions.tickets import file_from_tracker, timeline
 from bot.transcript import intake_messages
 from bot.triage import UNPLACED_INTENTS, complaint_category
 

@@ -15,6 +15,7 @@ from rasa_sdk.types import DomainDict
 
 from bot.actions.responses import response_text
 from bot.actions.runtime import Runtime, runtime
+from bot.actions.slots import reset_intake
 from bot.errors import TicketStoreUnavailable
 from bot.filing import build_draft
 from bot.ticket_numbers import find_ticket_number, new_ticket_number
@@ -24,12 +25,6 @@ logger = logging.getLogger(__name__)
 
 FINAL_STATUSES = frozenset({"resolved", "closed", "withdrawn"})
 
-INTAKE_SLOTS = (
-    "customer_name", "complaint_product", "problem_description", "incident_date", "incident_location",
-    "order_ref", "people_involved", "impact", "desired_outcome", "desired_outcome_kind", "contact",
-    "contact_kind", "chosen_option", "complaint_confirmed", "complaint_category", "category_confidence",
-    "mood", "offered_options",
-)
 
 
 @dataclass(frozen=True)
@@ -49,11 +44,6 @@ def customer_time(moment: datetime, rt: Runtime) -> str:
         moment = moment.replace(second=0, microsecond=0) + timedelta(minutes=1)
     local = moment.astimezone(ZoneInfo(rt.settings.timezone))
     return local.strftime("%Y-%m-%d %H:%M %Z")
-
-
-def reset_intake() -> list[EventType]:
-    """Clear the intake so a second complaint in the same chat starts afresh."""
-    return [SlotSet(slot, None) for slot in INTAKE_SLOTS]
 
 
 def _customer_type(rt: Runtime, channel: str, sender_id: str) -> str:
