@@ -170,6 +170,7 @@ class ExtractionLexicon:
     answer_fillers: tuple[str, ...]
     order_labels: tuple[str, ...]
     impact_cues: tuple[str, ...]
+    contact_cues: tuple[str, ...]
     correction_cues: tuple[str, ...]
     none_answers: tuple[str, ...]
     unknown_answers: tuple[str, ...]

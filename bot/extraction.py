@@ -504,8 +504,10 @@ def extract_fields(
     phones = _phones(_mask(text, claimed), phone_region)
     claimed += [(start, end) for start, end, _ in phones]
     contacts = sorted(
-        [(match.start(), match.group().lower(), "email") for match in emails]
+        contact
+        for contact in [(match.start(), match.group().lower(), "email") for match in emails]
         + [(start, e164, "phone") for start, _, e164 in phones if e164]
+        if requested_slot == "contact" or find_phrases(text[: contact[0]], lexicon.contact_cues)
     )
     if contacts:
         _, values["contact"], values["contact_kind"] = contacts[0]

@@ -139,7 +139,21 @@ def test_a_bare_phone_number_is_not_an_order_reference(config: DomainConfig) -> 
     result = extract(config, "07911 123456", "order_ref")
 
     assert "order_ref" not in result.values
-    assert result.values["contact"] == "+447911123456"
+
+
+@pytest.mark.parametrize(
+    ("text", "contact"),
+    [
+        ("My email was hacked and changed to evil@bad.com", None),
+        ("someone rang from 07911 123456 pretending to be you", None),
+        ("you can email me at sam@example.com", "sam@example.com"),
+        ("my number is 07911 123456", "+447911123456"),
+    ],
+)
+def test_outside_the_contact_question_only_an_offered_contact_counts(
+    config: DomainConfig, text: str, contact: str | None
+) -> None:
+    assert extract(config, text, None).values.get("contact") == contact
 
 
 def test_ticket_numbers_are_never_order_references(config: DomainConfig) -> None:
