@@ -24,7 +24,6 @@ class Settings:
     """Environment-derived settings; build with :func:`load_settings`."""
 
     database_url: str
-    redis_url: str
     config_dir: Path
     spool_dir: Path
     phone_region: str
@@ -55,7 +54,6 @@ def load_settings() -> Settings:
     | variable | default | meaning |
     |---|---|---|
     | DATABASE_URL | sqlite:///<root>/var/complaints.db | ticket store (SQLite or PostgreSQL) |
-    | REDIS_URL | redis://127.0.0.1:6379/0 | Redis for live data |
     | COMPLAINTS_CONFIG_DIR | <root>/settings | SLA, options, triage files |
     | COMPLAINTS_SPOOL_DIR | <root>/var/spool | tickets kept when the store is down |
     | PHONE_REGION | GB | region for phone numbers without +country |
@@ -66,7 +64,6 @@ def load_settings() -> Settings:
     var_dir = PROJECT_ROOT / "var"
     settings = Settings(
         database_url=os.environ.get("DATABASE_URL") or f"sqlite:///{var_dir / 'complaints.db'}",
-        redis_url=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
         config_dir=Path(os.environ.get("COMPLAINTS_CONFIG_DIR", PROJECT_ROOT / "settings")),
         spool_dir=Path(os.environ.get("COMPLAINTS_SPOOL_DIR", var_dir / "spool")),
         phone_region=os.environ.get("PHONE_REGION", "GB").upper(),

@@ -207,8 +207,3 @@ def sla_deadlines(priority: str, opened_at: datetime, sla: SlaConfig) -> SlaDead
         resolve_by=opened_at + timedelta(hours=stages.resolve),
         close_by=opened_at + timedelta(hours=stages.total),
     )
-
-
-def promised_resolution(priority: str, sla: SlaConfig) -> int:
-    """Whole hours to promise the customer: rounded up, so the promise is never faster than the SLA."""
-    return math.ceil(sla.stage_hours(priority).total)

@@ -1,8 +1,8 @@
-"""Shared fixtures: the real SQLite, PostgreSQL and Redis the product runs on.
+"""Shared fixtures: the real SQLite and PostgreSQL the ticket store runs on.
 
 Nothing is faked. PostgreSQL (``TEST_POSTGRES_URL``, default the local ``test``
-database) and Redis (``TEST_REDIS_URL``, default database 15) must be running; if
-they are not, the tests that need them fail and say so instead of skipping.
+database) must be running; if it is not, the tests that need it fail and say so
+instead of skipping. The end-to-end tests use the real Redis (tests/e2e).
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import redis
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
@@ -22,7 +21,6 @@ from bot.db import make_engine, make_sessionmaker, migrate
 from bot.tickets import TicketStore
 
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
-REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
 
 @pytest.fixture
@@ -73,19 +71,3 @@ def store(db_url: str) -> Iterator[TicketStore]:
     migrate(engine)
     yield TicketStore(make_sessionmaker(engine), attempts=3, delay_s=0.05)
     engine.dispose()
-
-
-@pytest.fixture
-def redis_url() -> Iterator[str]:
-    """A Redis database emptied before and after the test."""
-    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=3)
-    try:
-        client.flushdb()
-    except redis.RedisError as error:
-        client.close()
-        pytest.fail(f"Redis at {REDIS_URL} is not reachable ({error}). Start it or set TEST_REDIS_URL.", pytrace=False)
-    try:
-        yield REDIS_URL
-    finally:
-        client.flushdb()
-        client.close()

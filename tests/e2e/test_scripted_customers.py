@@ -75,3 +75,15 @@ def test_customer_ends_with_a_correct_ticket(
     assert ticket.chosen_option in ticket.offered_options
     assert "human_agent" in ticket.offered_options
     assert ticket.sla_close_by > ticket.created_at
+
+
+def test_conversations_live_in_the_shared_redis_tracker_store(
+    conversations: dict[str, ConversationResult], stack: Stack
+) -> None:
+    import redis
+
+    client = redis.Redis(host=stack.env["REDIS_HOST"], port=int(stack.env["REDIS_PORT"]),
+                         db=int(stack.env["REDIS_TRACKER_DB"]))
+    keys = {key.decode() for key in client.keys("complaints*")}
+    for result in conversations.values():
+        assert any(key.endswith(result.sender_id) for key in keys), result.sender_id

@@ -13,7 +13,6 @@ from bot.triage import (
     categorize,
     conversation_emotion,
     mood_for,
-    promised_resolution,
     score_emotion,
     sla_deadlines,
 )
@@ -153,12 +152,7 @@ def test_p1_is_faster_than_p2_is_faster_than_p4(config: DomainConfig, stage: str
     assert p1 < p2 <= p4
 
 
-@pytest.mark.parametrize("priority", ["P1", "P2", "P3", "P4"])
-def test_promised_resolution_is_never_faster_than_the_sla(config: DomainConfig, priority: str) -> None:
-    promised = promised_resolution(priority, config.sla)
 
-    assert isinstance(promised, int)
-    assert promised >= config.sla.stage_hours(priority).total
 
 
 def test_an_unknown_priority_is_refused(config: DomainConfig) -> None:
