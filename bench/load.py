@@ -38,13 +38,15 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(PROJECT_ROOT))  # run as a script: make ``bench`` and ``scripted`` importable
 
 from bench import proc_stats, reference_bot  # noqa: E402
-from scripts.stack import Stack, stack_environment  # noqa: E402
 
 log = logging.getLogger(__name__)
 
 RESULTS_DIR = PROJECT_ROOT / "bench" / "results"
 READY_FILE = PROJECT_ROOT / "var" / "run" / "ready.json"
-DEFAULT_OURS = ",".join(Stack(env=stack_environment(), log_dir=PROJECT_ROOT / "var" / "log").rasa_urls)
+DEFAULT_OURS = ",".join(
+    f"http://127.0.0.1:{int(os.environ.get('RASA_PORT', '5005')) + i}"
+    for i in range(int(os.environ.get("RASA_PROCESSES", "2")))
+)
 DEFAULT_LEVELS = (1, 10, 50, 200)
 REQUEST_TIMEOUT_S = 30.0
 DEFAULT_LEVEL_TIMEOUT_S = 600.0

@@ -184,10 +184,13 @@ def _case(row: dict[str | None, Any], line: int) -> Case:
     return Case(line=line, text=text, expected_category=category, expected_intent=intent)
 
 
-def newest_model(models_dir: Path = PROJECT_ROOT / "models") -> Path | None:
-    """The most recently written ``*.tar.gz`` in ``models/``, as ``rasa run`` would pick."""
-    models = sorted(models_dir.glob("*.tar.gz"), key=lambda p: p.stat().st_mtime)
-    return models[-1] if models else None
+def current_model() -> Path:
+    """The model trained from the current config, domain and data (``make setup`` trains it)."""
+    if str(PROJECT_ROOT) not in sys.path:
+        sys.path.insert(0, str(PROJECT_ROOT))
+    from scripts.train_model import model_path
+
+    return model_path()
 
 
 # --- evaluation ------------------------------------------------------------------------
@@ -249,7 +252,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     """Command line: the CSV and an optional model path."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("csv", type=Path, help="evaluation CSV (text, expected_category[, expected_intent])")
-    parser.add_argument("--model", type=Path, help="model .tar.gz (default: newest in models/)")
+    parser.add_argument("--model", type=Path, help="model .tar.gz (default: the one trained from the current inputs)")
     return parser.parse_args(argv)
 
 
@@ -262,10 +265,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except DatasetError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    model = args.model or newest_model()
-    if model is None or not model.is_file():
-        print(f"error: no model at {model or PROJECT_ROOT / 'models' / '*.tar.gz'}; train one or pass --model",
-              file=sys.stderr)
+    model = args.model or current_model()
+    if not model.is_file():
+        print(f"error: no model at {model}; run 'make setup' (it trains one) or pass --model", file=sys.stderr)
         return 2
     if str(PROJECT_ROOT) not in sys.path:
         sys.path.insert(0, str(PROJECT_ROOT))  # run as a script: make ``bot`` importable

@@ -57,28 +57,15 @@ def stack_environment(overrides: dict[str, str] | None = None) -> dict[str, str]
     return env
 
 
-def ensure_redis(host: str, port: int) -> None:
-    """Use the Redis that answers; start a local one (nothing on disk) if none does."""
+def redis_answers(host: str, port: int) -> bool:
+    """Whether a Redis server answers PING at host:port."""
     client = redis.Redis(host=host, port=port, socket_connect_timeout=1)
     try:
-        client.ping()
-        return
+        return bool(client.ping())
     except redis.RedisError:
-        pass
-    server = shutil.which("redis-server")
-    if server is None or host not in ("127.0.0.1", "localhost"):
-        raise SystemExit(f"stack: no Redis answers at {host}:{port} and none can be started here")
-    subprocess.run(
-        [server, "--daemonize", "yes", "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no"],
-        check=True,
-    )
-    for _ in range(50):
-        try:
-            client.ping()
-            return
-        except redis.RedisError:
-            time.sleep(0.1)
-    raise SystemExit(f"stack: started redis-server on port {port} but it does not answer")
+        return False
+    finally:
+        client.close()
 
 
 def _wait_http(url: str, deadline: float, process: subprocess.Popen) -> None:
@@ -104,6 +91,7 @@ class Stack:
     run_dir: Path | None = None
     with_actions: bool = True
     processes: dict[str, subprocess.Popen] = field(default_factory=dict)
+    logs: list = field(default_factory=list)
     seconds_to_ready: float = 0.0
 
     @property
@@ -118,6 +106,7 @@ class Stack:
     def _spawn(self, name: str, command: list[str]) -> subprocess.Popen:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         log = open(self.log_dir / f"{name}.log", "ab")
+        self.logs.append(log)
         process = subprocess.Popen(command, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT)
         self.processes[name] = process
         if self.run_dir:
@@ -125,9 +114,24 @@ class Stack:
             (self.run_dir / f"{name}.pid").write_text(str(process.pid))
         return process
 
+    def _ensure_redis(self) -> None:
+        """Use the Redis that answers; otherwise run a local one (nothing on disk) as a child."""
+        host, port = self.env["REDIS_HOST"], int(self.env["REDIS_PORT"])
+        if redis_answers(host, port):
+            return
+        server = shutil.which("redis-server")
+        if server is None or host not in ("127.0.0.1", "localhost"):
+            raise SystemExit(f"stack: no Redis answers at {host}:{port} and none can be started here")
+        self._spawn("redis", [server, "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no"])
+        for _ in range(50):
+            if redis_answers(host, port):
+                return
+            time.sleep(0.1)
+        raise SystemExit(f"stack: started redis-server on port {port} but it does not answer")
+
     def start(self, model: Path) -> None:
         """Start every process and wait until each answers; record the time it took."""
-        ensure_redis(self.env["REDIS_HOST"], int(self.env["REDIS_PORT"]))
+        self._ensure_redis()
         started = time.monotonic()
         deadline = started + READY_TIMEOUT_S
         action_port = self.env["ACTION_PORT"]
@@ -154,11 +158,10 @@ class Stack:
             (self.run_dir / "ready.json").write_text(json.dumps({"seconds_to_ready": self.seconds_to_ready}))
 
     def stop(self) -> None:
-        """Terminate every child, politely first."""
-        for process in self.processes.values():
+        """Terminate every child, politely, in reverse start order: Redis (if started here) last."""
+        for process in reversed(list(self.processes.values())):
             if process.poll() is None:
                 process.terminate()
-        for process in self.processes.values():
             try:
                 process.wait(timeout=15)
             except subprocess.TimeoutExpired:
@@ -166,7 +169,10 @@ class Stack:
         if self.run_dir:
             for pid_file in self.run_dir.glob("*.pid"):
                 pid_file.unlink()
+        for log in self.logs:
+            log.close()
         self.processes.clear()
+        self.logs.clear()
 
 
 def main() -> int:
