@@ -41,7 +41,7 @@ class ActionAcknowledgeComplaint(Action):
         opening = fresh_text(domain, f"utter_empathy_{mood}", tracker)
         ownership = fresh_text(domain, f"utter_ack_{guess.category}", tracker)
         dispatcher.utter_message(text=f"{opening} {ownership}")
-        return reset_intake() + [
+        return reset_intake(tracker) + [
             SlotSet("complaint_category", guess.category),
             SlotSet("category_confidence", guess.confidence),
             SlotSet("mood", mood),

@@ -28,7 +28,7 @@ class ActionStopComplaint(Action):
         if intake_messages(tracker.events):
             await file_from_tracker(tracker, "withdrawn")
         dispatcher.utter_message(response="utter_stop_complaint")
-        return [ActiveLoop(None), SlotSet("requested_slot", None)] + reset_intake()
+        return [ActiveLoop(None), SlotSet("requested_slot", None)] + reset_intake(tracker)
 
 
 class ActionRequestHuman(Action):
@@ -47,7 +47,7 @@ class ActionRequestHuman(Action):
             ticket_number=filing.number,
             **timeline(filing.draft, filing.opened, rt),
         )
-        return [ActiveLoop(None), SlotSet("requested_slot", None)] + reset_intake() + [
+        return [ActiveLoop(None), SlotSet("requested_slot", None)] + reset_intake(tracker) + [
             SlotSet("ticket_number", filing.number)
         ]
 

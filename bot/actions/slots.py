@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rasa_sdk import Tracker
 from rasa_sdk.events import EventType, SlotSet
 
 INTAKE_SLOTS = (
@@ -12,6 +13,9 @@ INTAKE_SLOTS = (
 )
 
 
-def reset_intake() -> list[EventType]:
-    """Clear the intake, so a new complaint never inherits an earlier one's details."""
-    return [SlotSet(slot, None) for slot in INTAKE_SLOTS]
+def reset_intake(tracker: Tracker) -> list[EventType]:
+    """Clear the intake, so a new complaint never inherits an earlier one's details.
+
+    Only filled slots are cleared: every event is stored and re-read on each message.
+    """
+    return [SlotSet(slot, None) for slot in INTAKE_SLOTS if tracker.get_slot(slot) is not None]

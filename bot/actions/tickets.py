@@ -130,7 +130,7 @@ class ActionCreateTicket(Action):
             if status == "escalated":
                 dispatcher.utter_message(response="utter_ticket_filed_human", **dates)
         dispatcher.utter_message(response="utter_anything_else")
-        return reset_intake() + [SlotSet("ticket_number", filing.number)]
+        return reset_intake(tracker) + [SlotSet("ticket_number", filing.number)]
 
 
 class ActionTicketStatus(Action):
