@@ -27,9 +27,11 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+if str(PROJECT_ROOT) not in sys.path:
+    sys.path.insert(0, str(PROJECT_ROOT))  # run as a script: make ``bot`` importable
 
-#: ``complaint_category`` slot values (docs/conversation-design.md).
-COMPLAINT_CATEGORIES: tuple[str, ...] = ("product", "service", "billing", "delivery", "after_sales", "account", "other")
+from bot.domain_config import CATEGORIES as COMPLAINT_CATEGORIES  # noqa: E402
+from bot.domain_config import TriageConfig  # noqa: E402
 #: Label for a message that does not start a complaint.
 NOT_A_COMPLAINT = "none"
 ALL_LABELS: tuple[str, ...] = (*COMPLAINT_CATEGORIES, NOT_A_COMPLAINT)
@@ -130,7 +132,7 @@ def truncate(text: str, limit: int = TRUNCATE_AT) -> str:
 # --- the product's categorisation ------------------------------------------------------
 
 
-def product_category(intent: str, confidence: float, text: str, triage_config: Any) -> str:
+def product_category(intent: str, confidence: float, text: str, triage_config: TriageConfig) -> str:
     """The category the product would file this message under, or ``none``.
 
     Exactly the product's rule, ``bot.triage.complaint_category``: a ``complain_*``
@@ -186,8 +188,6 @@ def _case(row: dict[str | None, Any], line: int) -> Case:
 
 def current_model() -> Path:
     """The model trained from the current config, domain and data (``make setup`` trains it)."""
-    if str(PROJECT_ROOT) not in sys.path:
-        sys.path.insert(0, str(PROJECT_ROOT))
     from scripts.train_model import model_path
 
     return model_path()
@@ -269,8 +269,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not model.is_file():
         print(f"error: no model at {model}; run 'make setup' (it trains one) or pass --model", file=sys.stderr)
         return 2
-    if str(PROJECT_ROOT) not in sys.path:
-        sys.path.insert(0, str(PROJECT_ROOT))  # run as a script: make ``bot`` importable
     try:
         predictions = asyncio.run(predict_all(model, cases))
     except Exception as exc:  # noqa: BLE001 - report any model/product failure as one line, not a traceback
