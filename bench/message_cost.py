@@ -1,0 +1,146 @@
+"""What each part of a message's path costs, ours beside the reference, in one run.
+
+Usage: ``python bench/message_cost.py [--repeat 200]``
+
+Prints medians (milliseconds or microseconds per call) for:
+- NLU: parsing one message with our model and with the reference (``rasa init`` moodbot,
+  Rasa's default TensorFlow pipeline), on the same customer messages;
+- the two Rasa hot spots ``connectors/rasa_speedups.py`` replaces, before and after;
+- the Redis tracker store: saving and reading back a conversation of 50, 150 and 300 events
+  (its cost grows with the conversation, since Rasa stores the tracker as one JSON blob).
+Needs the Redis at REDIS_HOST:REDIS_PORT (database 9 is used and emptied).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+if str(PROJECT_ROOT) not in sys.path:
+    sys.path.insert(0, str(PROJECT_ROOT))
+
+from bench import reference_bot  # noqa: E402
+from scripted.driver import load_customers  # noqa: E402
+
+BENCH_REDIS_DB = 9
+
+
+def median_of(samples: list[float]) -> float:
+    return statistics.median(samples) if samples else float("nan")
+
+
+def timed(call: Callable[[], object], repeat: int) -> float:
+    """Median seconds of ``repeat`` calls."""
+    samples = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        call()
+        samples.append(time.perf_counter() - started)
+    return median_of(samples)
+
+
+async def parse_cost(model: Path, texts: list[str]) -> float:
+    """Median seconds to parse one message with ``model``."""
+    import logging
+
+    from rasa.core.agent import Agent
+    from rasa.utils.log_utils import configure_structlog
+
+    configure_structlog(logging.WARNING)
+
+    agent = Agent.load(str(model))
+    await agent.parse_message("warm up")
+    samples = []
+    for text in texts:
+        started = time.perf_counter()
+        await agent.parse_message(text)
+        samples.append(time.perf_counter() - started)
+    return median_of(samples)
+
+
+def hot_spot_costs(repeat: int) -> list[tuple[str, float, float]]:
+    """(name, Rasa's own seconds per call, ours) for the two replaced hot spots."""
+    import jsonschema
+    from rasa.core.actions.action import RemoteAction
+    from rasa.shared.core.events import Event
+
+    from connectors import rasa_speedups
+
+    result = {"events": [{"event": "slot", "name": "order_ref", "value": "88412"}] * 5,
+              "responses": [{"response": "utter_ask_contact"}]}
+    schema = RemoteAction.action_response_format_spec()
+    original_resolve = Event.__dict__["resolve_by_type"].__func__
+    return [
+        ("action response validation",
+         timed(lambda: jsonschema.validate(result, schema), repeat),
+         timed(lambda: rasa_speedups._validate_action_result(None, result), repeat)),
+        ("event class lookup",
+         timed(lambda: original_resolve("slot"), repeat),
+         timed(lambda: rasa_speedups._resolve_by_type("slot"), repeat)),
+    ]
+
+
+def tracker_store_costs(repeat: int) -> list[tuple[int, float]]:
+    """(events, median seconds for one save plus one retrieve) on the real Redis."""
+    import redis
+    from rasa.core.tracker_store import RedisTrackerStore
+    from rasa.shared.core.domain import Domain
+    from rasa.shared.core.events import ActionExecuted, SlotSet, UserUttered
+    from rasa.shared.core.trackers import DialogueStateTracker
+
+    host, port = os.environ.get("REDIS_HOST", "127.0.0.1"), int(os.environ.get("REDIS_PORT", "6379"))
+    domain = Domain.load(str(PROJECT_ROOT / "domain.yml"))
+    store = RedisTrackerStore(domain, host=host, port=port, db=BENCH_REDIS_DB, key_prefix="bench")
+    costs = []
+    for size in (50, 150, 300):
+        tracker = DialogueStateTracker(f"bench-{size}", domain.slots)
+        for turn in range(size // 3):
+            tracker.update(UserUttered(f"message {turn}", {"name": "inform", "confidence": 0.9}))
+            tracker.update(ActionExecuted("complaint_form"))
+            tracker.update(SlotSet("impact", f"answer {turn}"))
+
+        async def round_trip() -> None:
+            await store.save(tracker)
+            await store.retrieve(tracker.sender_id)
+
+        costs.append((size, timed(lambda: asyncio.run(round_trip()), max(10, repeat // 10))))
+    redis.Redis(host=host, port=port, db=BENCH_REDIS_DB).flushdb()
+    return costs
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--repeat", type=int, default=200, help="calls per micro-measurement")
+    args = parser.parse_args()
+    from scripts.train_model import model_path
+
+    ours = model_path()
+    if not ours.is_file():
+        print(f"error: no model at {ours}; run 'make setup'", file=sys.stderr)
+        return 2
+    texts = [text for customer in load_customers() for text in customer["opening"]]
+    texts += [str(answer) for customer in load_customers() for answer in (customer.get("answers") or {}).values()]
+    reference = reference_bot.build()
+    ours_s = asyncio.run(parse_cost(ours, texts))
+    reference_s = asyncio.run(parse_cost(reference, texts))
+    print(f"NLU parse, median per message over {len(texts)} customer messages")
+    print(f"  reference (Rasa default pipeline): {reference_s * 1000:7.2f} ms")
+    print(f"  ours (n-grams + logistic regression): {ours_s * 1000:7.2f} ms   ratio ours/reference {ours_s / reference_s:.2f}")
+    print("Rasa hot spots per call, Rasa's own code vs connectors/rasa_speedups.py")
+    for name, before, after in hot_spot_costs(args.repeat):
+        print(f"  {name:28s} {before * 1e6:9.1f} µs -> {after * 1e6:7.1f} µs   ({before / after:.0f}x)")
+    print("Redis tracker store, one save plus one retrieve (grows with the conversation)")
+    for size, seconds in tracker_store_costs(args.repeat):
+        print(f"  {size:4d} events: {seconds * 1000:7.2f} ms")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
