@@ -3,6 +3,7 @@ servers sharing the real Redis, filing into a fresh SQLite file."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,7 +15,10 @@ from bot.tickets import TicketStore
 from scripts.stack import Stack, stack_environment
 from scripts.train_model import model_path
 
-E2E_REDIS_DBS = ("13", "14")
+#: Two runs on one machine stay apart with ``E2E_PORT_OFFSET`` (added to 15005/15055) and
+#: ``E2E_REDIS_DBS`` ("tracker,lock"); both default to what a single run needs.
+E2E_PORT_OFFSET = int(os.environ.get("E2E_PORT_OFFSET", "0"))
+E2E_REDIS_DBS = tuple(db.strip() for db in os.environ.get("E2E_REDIS_DBS", "13,14").split(","))
 
 
 @pytest.fixture(scope="session")
@@ -33,9 +37,9 @@ def stack(e2e_database_url: str, tmp_path_factory: pytest.TempPathFactory) -> It
     assert model.exists(), f"no trained model at {model}: run 'make setup' first"
     env = stack_environment(
         {
-            "RASA_PORT": "15005",
+            "RASA_PORT": str(15005 + E2E_PORT_OFFSET),
             "RASA_PROCESSES": "2",
-            "ACTION_PORT": "15055",
+            "ACTION_PORT": str(15055 + E2E_PORT_OFFSET),
             "REDIS_TRACKER_DB": E2E_REDIS_DBS[0],
             "REDIS_LOCK_DB": E2E_REDIS_DBS[1],
             "DATABASE_URL": e2e_database_url,
