@@ -24,9 +24,8 @@ OUTCOME_KINDS = (
     "cancel", "delivery", "account_fix", "data_deletion", "other",
 )
 HUMAN_AGENT = "human_agent"
-EMOTION_WEIGHTS = ("anger_strong", "anger_mild", "worry", "profanity", "intensifier", "exclamation", "caps")
 LEXICON_SECTIONS = (
-    "categories", "emotion", "escalators", "outcomes", "wish_cues", "people", "locations", "dates", "extraction",
+    "categories", "emotion", "escalators", "not_escalating", "outcomes", "wish_cues", "people", "locations", "dates", "extraction",
 )
 
 _OPTION_ID = re.compile(r"^[a-z][a-z0-9]*(?:_[a-z0-9]+)*$")
@@ -109,15 +108,16 @@ class EmotionLexicon:
     anger_strong: tuple[str, ...]
     anger_mild: tuple[str, ...]
     worry: tuple[str, ...]
-    intensifiers: tuple[str, ...]
     profanity: tuple[str, ...]
 
 
 @dataclass(frozen=True)
 class EmotionPolicy:
+    """How a message's sentiment becomes an emotion score (see ``triage.yml``, ``emotion``)."""
+
     baseline: float
     neutral_below: float
-    weights: Mapping[str, float]
+    shouting: float
 
 
 @dataclass(frozen=True)
@@ -188,6 +188,7 @@ class TriageConfig:
     emotion: EmotionLexicon
     emotion_policy: EmotionPolicy
     escalators: Mapping[str, tuple[str, ...]]
+    not_escalating: tuple[str, ...]
     outcomes: Mapping[str, tuple[str, ...]]
     wish_cues: tuple[str, ...]
     people: tuple[str, ...]
@@ -461,11 +462,10 @@ def _merged_list(sections: list[_Node], *keys: str) -> tuple[str, ...]:
 
 
 def _emotion_policy(node: _Node) -> EmotionPolicy:
-    weights_node = node.get("weights")
     return EmotionPolicy(
         baseline=node.get("baseline").fraction(),
         neutral_below=node.get("neutral_below").fraction(),
-        weights=_freeze({name: weights_node.get(name).number(strict=False) for name in EMOTION_WEIGHTS}),
+        shouting=node.get("shouting").fraction(),
     )
 
 
@@ -523,6 +523,7 @@ def _triage(node: _Node) -> TriageConfig:
         emotion=EmotionLexicon(**{name: emotion.get(name, ()) for name in emotion_groups}),
         emotion_policy=_emotion_policy(node.get("emotion")),
         escalators=_merged_groups(sections, "escalators", escalator_groups),
+        not_escalating=_merged_list(sections, "not_escalating"),
         outcomes=_merged_groups(sections, "outcomes", [k for k in OUTCOME_KINDS if k != "other"]),
         wish_cues=_merged_list(sections, "wish_cues"),
         people=_merged_list(sections, "people"),

@@ -11,6 +11,9 @@ import math
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
+
+from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
 from bot.domain_config import CATEGORIES, SEVERITIES, SlaConfig, TriageConfig
 from bot.extraction import find_phrases
@@ -24,9 +27,6 @@ MEAN_WEIGHT = 0.2
 
 MAX_COUNTED_HITS = 3
 """Repeating a word shows emotion, but ten repeats should not outweigh everything else."""
-
-INTENSIFIER_WITHOUT_EMOTION = 0.25
-""""very" in "very quick" is no anger; it counts a little only next to real emotion words."""
 
 SHOUTED_WORD_MIN_LETTERS = 3
 SHOUTED_WORDS_FOR_FULL_CAPS = 6
@@ -71,34 +71,28 @@ def _caps_evidence(text: str) -> float:
 
 def _exclamation_evidence(text: str) -> float:
     runs = _EXCLAMATIONS.findall(text)
-    return min(sum(min(len(run), EXCLAMATION_RUN_FOR_FULL) / EXCLAMATION_RUN_FOR_FULL for run in runs), 2.0)
+    return min(sum(min(len(run), EXCLAMATION_RUN_FOR_FULL) / EXCLAMATION_RUN_FOR_FULL for run in runs), 1.0)
+
+
+@lru_cache(maxsize=1)
+def _sentiment_analyzer() -> SentimentIntensityAnalyzer:
+    """VADER's analyzer loads its lexicon once per process."""
+    return SentimentIntensityAnalyzer()
 
 
 def score_emotion(text: str, config: TriageConfig) -> float:
     """How emotional one message reads, 0 (calm) to 1 (furious or desperate).
 
-    Evidence (lexicon hits, intensifiers, shouting, '!!!') adds up and saturates, so one
-    strong cue already counts and piling on more approaches but never passes 1.
+    The strength comes from VADER, a sentiment model validated on short social-media
+    text, which weighs negation ("not bad"), capitals on emotional words, "!!!" and
+    boosters. A message that shouts without any emotional word gets VADER's zero, so
+    capitals and exclamation marks alone still count, up to ``emotion.shouting``.
     """
-    lexicon = config.emotion
-    weights = config.emotion_policy.weights
-    anger_strong = _hits(text, lexicon.anger_strong)
-    anger_mild = _hits(text, lexicon.anger_mild)
-    worry = _hits(text, lexicon.worry)
-    profanity = _hits(text, lexicon.profanity)
-    emotional = anger_strong + anger_mild + worry + profanity > 0
-    intensifiers = _hits(text, lexicon.intensifiers) * (1.0 if emotional else INTENSIFIER_WITHOUT_EMOTION)
-    evidence = (
-        weights["anger_strong"] * anger_strong
-        + weights["anger_mild"] * anger_mild
-        + weights["worry"] * worry
-        + weights["profanity"] * profanity
-        + weights["intensifier"] * intensifiers
-        + weights["exclamation"] * _exclamation_evidence(text)
-        + weights["caps"] * _caps_evidence(text)
-    )
-    baseline = config.emotion_policy.baseline
-    return round(baseline + (1.0 - baseline) * (1.0 - math.exp(-evidence)), 3)
+    policy = config.emotion_policy
+    negativity = max(0.0, -_sentiment_analyzer().polarity_scores(text)["compound"])
+    shouting = policy.shouting * min(1.0, _caps_evidence(text) + _exclamation_evidence(text) / 2)
+    strength = 1.0 - (1.0 - negativity) * (1.0 - shouting)
+    return round(policy.baseline + (1.0 - policy.baseline) * strength, 3)
 
 
 def mood_for(text: str, score: float, config: TriageConfig) -> str:
@@ -189,11 +183,24 @@ def _more_severe(first: str, second: str) -> str:
     return max(first, second, key=SEVERITIES.index)
 
 
+def _without_near_misses(text: str, config: TriageConfig) -> str:
+    """The text with everyday phrases that merely contain an escalator word blanked out."""
+    chars = list(text)
+    for match in find_phrases(text, config.not_escalating):
+        chars[match.start():match.end()] = " " * (match.end() - match.start())
+    return "".join(chars)
+
+
 def assess(category: str, emotion: float, text: str, config: TriageConfig) -> Assessment:
-    """Severity from the category and safety/legal/fraud/vulnerability cues; priority adds emotion."""
+    """Severity from the category and safety/legal/fraud/vulnerability cues; priority adds emotion.
+
+    "Food court" or "my feelings were hurt" must not make a complaint critical, so the
+    near-miss phrases of ``not_escalating`` are removed before the escalators are read.
+    """
     severity = config.category_base_severity.get(category, SEVERITIES[0])
+    cues = _without_near_misses(text, config)
     for group, phrases in config.escalators.items():
-        if find_phrases(text, phrases):
+        if find_phrases(cues, phrases):
             severity = _more_severe(severity, config.escalator_severity[group])
     return Assessment(severity=severity, priority=config.priority_matrix.priority(severity, emotion))
 

@@ -43,6 +43,28 @@ def test_swearing_shouting_and_exclamations_raise_emotion(config: DomainConfig, 
     assert score_emotion(text, config.triage) > score_emotion(CALM, config.triage)
 
 
+def test_a_furious_customer_reaches_the_top_emotion_band(config: DomainConfig) -> None:
+    top_band = dict(config.triage.priority_matrix.bands)["furious"]
+
+    assert score_emotion(FURIOUS, config.triage) >= top_band
+    assert score_emotion("I am absolutely livid, third time this month!!!", config.triage) >= top_band
+
+
+@pytest.mark.parametrize(
+    ("negated", "plain"),
+    [("not bad", "bad"), ("I'm not angry, just asking", "I'm angry"), ("no problem at all", "a big problem")],
+)
+def test_negation_lowers_emotion(config: DomainConfig, negated: str, plain: str) -> None:
+    assert score_emotion(negated, config.triage) < score_emotion(plain, config.triage)
+
+
+def test_shouting_without_emotional_words_still_counts(config: DomainConfig) -> None:
+    shouted = score_emotion("WHY HAS NOBODY CALLED ME BACK", config.triage)
+
+    assert shouted > score_emotion("why has nobody called me back", config.triage)
+    assert shouted >= config.triage.emotion_policy.neutral_below
+
+
 def test_scores_stay_within_bounds(config: DomainConfig) -> None:
     text = "FURIOUS FURIOUS FURIOUS!!!!!!!! absolutely fucking disgusting worst ever " * 5
     assert 0.0 <= score_emotion(text, config.triage) <= 1.0
@@ -126,6 +148,35 @@ def test_safety_words_make_a_complaint_critical_and_p1(config: DomainConfig, tex
 )
 def test_escalators_raise_severity(config: DomainConfig, text: str, severity: str) -> None:
     assert assess("delivery", 0.1, text, config.triage).severity == severity
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "we sat in the food court for an hour waiting for the order",
+        "my feelings were hurt by how the cashier spoke to me",
+        "I had to wait in the hospital car park for the courier",
+        "the new Fire TV stick keeps freezing",
+        "my card was disabled without warning",
+        "my complaints fell on deaf ears",
+    ],
+)
+def test_near_misses_do_not_escalate(config: DomainConfig, text: str) -> None:
+    assert assess("service", 0.1, text, config.triage).severity == "low"
+
+
+@pytest.mark.parametrize(
+    ("text", "severity"),
+    [
+        ("the heater caught fire in the kitchen", "critical"),
+        ("I was hurt when the shelf collapsed", "critical"),
+        ("he was taken to hospital after eating it", "critical"),
+        ("I will see you in court", "high"),
+        ("my husband is disabled and cannot collect it", "high"),
+    ],
+)
+def test_real_escalations_still_escalate_next_to_near_misses(config: DomainConfig, text: str, severity: str) -> None:
+    assert assess("service", 0.1, text, config.triage).severity == severity
 
 
 def test_emotion_raises_priority_within_a_severity(config: DomainConfig) -> None:
