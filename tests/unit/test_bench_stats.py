@@ -102,15 +102,32 @@ def test_label_scores_refuses_unpaired_lists() -> None:
         nlu_eval.label_scores(["a", "b"], ["a"], "a")
 
 
-def test_macro_f1_skips_labels_absent_from_data_and_predictions() -> None:
+def test_macro_f1_averages_only_labels_the_data_expects() -> None:
     scores = [nlu_eval.label_scores(EXPECTED, PREDICTED, label) for label in nlu_eval.ALL_LABELS]
     # billing 2/3, delivery 1/2, none 1; the five absent categories are left out.
     assert nlu_eval.macro_f1(scores) == pytest.approx((2 / 3 + 1 / 2 + 1) / 3)
+    never_expected = nlu_eval.label_scores(["account"], ["other"], "other")
+    assert nlu_eval.macro_f1([never_expected]) == 0.0
     assert nlu_eval.macro_f1([]) == 0.0
 
 
-def test_accuracy_and_confusion_pairs() -> None:
-    assert nlu_eval.accuracy(EXPECTED, PREDICTED) == pytest.approx(4 / 6)
+def test_category_scores_count_complaints_read_as_none_as_misses_and_ignore_non_complaints() -> None:
+    expected = ["billing", "billing", "account", "none", "none"]
+    predicted = ["billing", "none", "delivery", "account", "none"]
+    scores = {s.label: s for s in nlu_eval.category_scores(expected, predicted)}
+    assert set(scores) == {"billing", "delivery", "account"}
+    assert (scores["billing"].precision, scores["billing"].recall) == (1.0, 0.5)
+    assert (scores["account"].support, scores["account"].predicted, scores["account"].f1) == (1, 0, 0.0)
+    assert (scores["delivery"].support, scores["delivery"].predicted) == (0, 1)
+    result = nlu_eval.evaluate("combined", expected, predicted)
+    # billing 2/3 and account 0 are averaged; delivery, never expected, is only reported.
+    assert result.macro_f1 == pytest.approx((2 / 3 + 0.0) / 2)
+    assert result.complaint_recall == pytest.approx(2 / 3)
+    assert result.false_positive_rate == pytest.approx(1 / 2)
+    assert (result.complaints, result.non_complaints) == (3, 2)
+
+
+def test_confusion_pairs() -> None:
     assert nlu_eval.confusion_pairs(EXPECTED, PREDICTED) == [
         (("billing", "delivery"), 1),
         (("delivery", "billing"), 1),
@@ -125,6 +142,13 @@ def test_truncate_keeps_one_line_within_the_limit() -> None:
     assert nlu_eval.truncate("two\nlines") == "two lines"
 
 
+def test_model_variant_reads_only_complaint_intents() -> None:
+    config = None  # the classifier alone needs no triage settings
+    assert nlu_eval.model_category(nlu_eval.Parse("complain_billing", 0.2), "x", config) == "billing"
+    assert nlu_eval.model_category(nlu_eval.Parse("greet", 0.9), "x", config) == "none"
+    assert nlu_eval.model_category(nlu_eval.Parse("complain_weather", 0.9), "x", config) == "none"
+
+
 # --- CSV validation -----------------------------------------------------------------------
 
 
@@ -134,13 +158,13 @@ def _csv(tmp_path: Path, text: str) -> Path:
     return path
 
 
-def test_read_cases_accepts_optional_intent_column(tmp_path: Path) -> None:
-    path = _csv(tmp_path, "text,expected_category,expected_intent\n"
-                          "I was charged twice,Billing,complain_billing\nhello,none,\n")
+def test_read_cases_accepts_optional_flag_and_source_columns(tmp_path: Path) -> None:
+    path = _csv(tmp_path, "text,category,is_complaint,source\n"
+                          "I was charged twice,Billing,1,cfpb:1\nhello,none,0,banking77:test:2\n")
     cases = nlu_eval.read_cases(path)
-    assert [(c.text, c.expected_category, c.expected_intent) for c in cases] == [
-        ("I was charged twice", "billing", "complain_billing"),
-        ("hello", "none", None),
+    assert [(c.text, c.category, c.is_complaint) for c in cases] == [
+        ("I was charged twice", "billing", True),
+        ("hello", "none", False),
     ]
 
 
@@ -148,10 +172,11 @@ def test_read_cases_accepts_optional_intent_column(tmp_path: Path) -> None:
     ("content", "message"),
     [
         ("", "empty"),
-        ("text\nhello\n", r"lacks column\(s\) expected_category"),
-        ("text,expected_category\n", "no rows"),
-        ("text,expected_category\nhello,weather\n", "'weather' is not one of"),
-        ("text,expected_category\n,billing\n", "empty text"),
+        ("text\nhello\n", r"lacks column\(s\) category"),
+        ("text,category\n", "no rows"),
+        ("text,category\nhello,weather\n", "'weather' is not one of"),
+        ("text,category\n,billing\n", "empty text"),
+        ("text,category,is_complaint\nhello,none,1\n", "contradicts"),
     ],
 )
 def test_bad_csv_is_a_dataset_error(tmp_path: Path, content: str, message: str) -> None:
