@@ -122,7 +122,8 @@ def conversation_emotion(scores: list[float]) -> float:
     return round(min(max(combined, 0.0), 1.0), 3)
 
 
-def _intent_category(intent: str | None) -> str | None:
+def intent_category(intent: str | None) -> str | None:
+    """The category a ``complain_<category>`` intent names, or None for any other intent."""
     if not intent or not intent.startswith(COMPLAINT_INTENT_PREFIX):
         return None
     category = intent[len(COMPLAINT_INTENT_PREFIX):]
@@ -135,20 +136,20 @@ def categorize(intent: str | None, intent_confidence: float, text: str, config: 
     A hesitant intent still counts as one weak vote among the keywords, so the
     classifier's hint is not thrown away when the words are ambiguous.
     """
-    intent_category = _intent_category(intent)
-    if intent_category and intent_confidence >= config.category_intent_min_confidence:
-        return CategoryGuess(intent_category, round(intent_confidence, 3))
+    named = intent_category(intent)
+    if named and intent_confidence >= config.category_intent_min_confidence:
+        return CategoryGuess(named, round(intent_confidence, 3))
     scores = {
         category: float(sum(len(match.group().split()) for match in find_phrases(text, phrases)))
         for category, phrases in config.category_keywords.items()
         if category != DEFAULT_CATEGORY
     }
-    if intent_category and intent_category != DEFAULT_CATEGORY:
-        scores[intent_category] = scores.get(intent_category, 0.0) + intent_confidence
+    if named and named != DEFAULT_CATEGORY:
+        scores[named] = scores.get(named, 0.0) + intent_confidence
     best = max(scores.values(), default=0.0)
     leaders = [category for category, score in scores.items() if score == best]
     if best <= 0 or len(leaders) > 1:
-        confidence = intent_confidence if intent_category == DEFAULT_CATEGORY else 0.0
+        confidence = intent_confidence if named == DEFAULT_CATEGORY else 0.0
         return CategoryGuess(DEFAULT_CATEGORY, round(confidence, 3))
     share = best / sum(scores.values())
     return CategoryGuess(leaders[0], round(share * (1.0 - math.exp(-best)), 3))
@@ -169,7 +170,7 @@ def complaint_category(intent: str | None, intent_confidence: float, text: str, 
     writes a paragraph is listened to rather than asked to rephrase. One rule for the
     chat and for the NLU evaluation.
     """
-    if _intent_category(intent):
+    if intent_category(intent):
         return categorize(intent, intent_confidence, text, config).category
     if intent is not None and intent not in UNPLACED_INTENTS:
         return None
