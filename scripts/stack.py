@@ -1,8 +1,15 @@
-"""Start and stop the whole stack: Redis (if none answers), the action server and
+"""Run the whole stack under supervisor: Redis (if none answers), the action server and
 one or more Rasa servers sharing Redis tracker and lock stores.
 
-``python -m scripts.stack`` runs it in the foreground until Ctrl-C; the tests and the
-benchmarks use :class:`Stack` to run the same processes on their own ports.
+supervisor restarts any process that dies while the others keep serving. Its
+configuration is generated here from :func:`stack_environment`, so ports, interfaces and
+databases are set in one place. Every process binds loopback unless told otherwise; the
+Rasa HTTP API and the action server require tokens (generated into ``var/secrets/`` when
+the environment has none).
+
+``python -m scripts.stack`` (``make run``) runs it in the foreground until Ctrl-C; the
+tests and the benchmarks use :class:`Stack` to run the same processes, under the same
+supervisor, on their own ports.
 """
 
 from __future__ import annotations
@@ -10,26 +17,67 @@ from __future__ import annotations
 import json
 import logging
 import os
+import secrets
+import shlex
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
+import xmlrpc.client
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import redis
+from supervisor.xmlrpc import SupervisorTransport
 
 from scripts.train_model import main as train_main
 from scripts.train_model import model_path
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
+SECRETS_DIR = ROOT / "var" / "secrets"
 READY_TIMEOUT_S = 180
+STOP_TIMEOUT_S = 60
+LOOPBACK = "127.0.0.1"
+WILDCARDS = ("0.0.0.0", "::", "")
+REDIS_HELP = (
+    "install Redis (Debian/Ubuntu: sudo apt-get install redis-server; macOS: brew install redis) "
+    "or set REDIS_HOST/REDIS_PORT to a Redis that runs"
+)
 
 logger = logging.getLogger("stack")
+
+
+class StackError(RuntimeError):
+    """The stack cannot start; the message says why and what to do, in one line."""
+
+
+def stored_secret(name: str, directory: Path = SECRETS_DIR) -> str:
+    """The secret kept in ``directory/<name>`` (mode 0600), made at first use.
+
+    ``make run`` then needs no configuration, and the secret survives restarts so a
+    client that read it once keeps working.
+    """
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    path = directory / name.lower()
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text(encoding="ascii").strip()
+    with os.fdopen(descriptor, "w", encoding="ascii") as file:
+        file.write(secrets.token_urlsafe(32))
+    return path.read_text(encoding="ascii").strip()
+
+
+def connect_host(interface: str) -> str:
+    """The address to reach a server bound to ``interface`` from this machine."""
+    return LOOPBACK if interface in WILDCARDS else interface
 
 
 def stack_environment(overrides: dict[str, str] | None = None) -> dict[str, str]:
@@ -37,22 +85,33 @@ def stack_environment(overrides: dict[str, str] | None = None) -> dict[str, str]
 
     | variable | default | meaning |
     |---|---|---|
+    | RASA_HOST | 127.0.0.1 | interface the Rasa servers bind |
     | RASA_PORT | 5005 | first Rasa server port (REST: /webhooks/rest/webhook) |
     | RASA_PROCESSES | 2 | Rasa server processes on consecutive ports |
+    | RASA_AUTH_TOKEN | generated, var/secrets/rasa_auth_token | token of Rasa's HTTP API (``?token=``) |
+    | ACTION_HOST | 127.0.0.1 | interface the action server binds |
     | ACTION_PORT | 5055 | action server port |
+    | ACTION_TOKEN | generated, var/secrets/action_token | token Rasa sends the action server |
     | REDIS_HOST / REDIS_PORT | 127.0.0.1 / 6379 | Redis for trackers and locks |
     | REDIS_TRACKER_DB / REDIS_LOCK_DB | 0 / 1 | Redis databases |
     """
     env = dict(os.environ)
     env.update(overrides or {})
+    env.setdefault("RASA_HOST", LOOPBACK)
     env.setdefault("RASA_PORT", "5005")
     env.setdefault("RASA_PROCESSES", "2")
+    env.setdefault("ACTION_HOST", LOOPBACK)
     env.setdefault("ACTION_PORT", "5055")
-    env.setdefault("REDIS_HOST", "127.0.0.1")
+    env.setdefault("REDIS_HOST", LOOPBACK)
     env.setdefault("REDIS_PORT", "6379")
     env.setdefault("REDIS_TRACKER_DB", "0")
     env.setdefault("REDIS_LOCK_DB", "1")
-    env.setdefault("ACTION_ENDPOINT_URL", f"http://127.0.0.1:{env['ACTION_PORT']}/webhook")
+    env.setdefault(
+        "ACTION_ENDPOINT_URL", f"http://{connect_host(env['ACTION_HOST'])}:{env['ACTION_PORT']}/webhook"
+    )
+    for name in ("RASA_AUTH_TOKEN", "ACTION_TOKEN"):
+        if not env.get(name):
+            env[name] = stored_secret(name)
     env.setdefault("PYTHONPATH", str(ROOT))
     return env
 
@@ -68,127 +127,264 @@ def redis_answers(host: str, port: int) -> bool:
         client.close()
 
 
-def _wait_http(url: str, deadline: float, process: subprocess.Popen) -> None:
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"process for {url} exited with {process.returncode}")
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                if response.status == 200:
-                    return
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            pass
-        time.sleep(0.3)
-    raise TimeoutError(f"{url} not ready within {READY_TIMEOUT_S} s")
+def port_in_use(host: str, port: int) -> bool:
+    """Whether something already listens on host:port (so our server would fail to bind)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.settimeout(1)
+        return probe.connect_ex((connect_host(host), port)) == 0
+
+
+def _conf_value(text: str) -> str:
+    """A value safe in supervisor's ini file, which expands ``%(name)s``."""
+    return text.replace("%", "%%")
+
+
+def _command(*arguments: str | Path) -> str:
+    return _conf_value(" ".join(shlex.quote(str(argument)) for argument in arguments))
+
+
+def _program(name: str, command: str, log_dir: Path, priority: int) -> str:
+    """One supervised process: restarted whenever it exits, its output in ``log_dir/<name>.log``."""
+    return f"""
+[program:{name}]
+command={command}
+directory={_conf_value(str(ROOT))}
+priority={priority}
+autostart=true
+autorestart=true
+startsecs=1
+startretries=5
+stopsignal=TERM
+stopwaitsecs=15
+stopasgroup=true
+killasgroup=true
+redirect_stderr=true
+stdout_logfile={_conf_value(str(log_dir / f"{name}.log"))}
+stdout_logfile_maxbytes=20MB
+stdout_logfile_backups=5
+"""
+
+
+def rasa_ports(env: dict[str, str]) -> list[int]:
+    """The Rasa servers' ports: RASA_PROCESSES consecutive ports from RASA_PORT."""
+    first = int(env["RASA_PORT"])
+    return [first + i for i in range(int(env["RASA_PROCESSES"]))]
+
+
+def supervisor_config(
+    env: dict[str, str], model: Path, log_dir: Path, run_dir: Path, *, with_actions: bool, with_redis: bool
+) -> str:
+    """supervisord's configuration for this environment.
+
+    No secret is written here: the tokens reach the programs through supervisord's own
+    environment, which every program inherits.
+    """
+    python = BIN / "python"
+    sections = [
+        f"""[supervisord]
+nodaemon=true
+logfile={_conf_value(str(log_dir / "supervisord.log"))}
+logfile_maxbytes=5MB
+logfile_backups=2
+pidfile={_conf_value(str(run_dir / "supervisord.pid"))}
+childlogdir={_conf_value(str(log_dir))}
+minfds=256
+minprocs=64
+
+[unix_http_server]
+file={_conf_value(str(run_dir / "supervisor.sock"))}
+chmod=0700
+
+[rpcinterface:supervisor]
+supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface
+
+[supervisorctl]
+serverurl=unix://{_conf_value(str(run_dir / "supervisor.sock"))}
+"""
+    ]
+    if with_redis:
+        redis_server = shutil.which("redis-server") or "redis-server"
+        sections.append(_program(
+            "redis",
+            _command(redis_server, "--bind", LOOPBACK, "--port", env["REDIS_PORT"], "--save", "", "--appendonly", "no"),
+            log_dir, priority=10,
+        ))
+    if with_actions:
+        sections.append(_program(
+            "actions",
+            _command(python, "-m", "connectors.action_server",
+                     "--interface", env["ACTION_HOST"], "--port", env["ACTION_PORT"]),
+            log_dir, priority=20,
+        ))
+    for port in rasa_ports(env):
+        sections.append(_program(
+            f"rasa-{port}",
+            _command(python, "-m", "connectors.rasa_server", "run", "--enable-api",
+                     "--interface", env["RASA_HOST"], "--port", port, "--model", model,
+                     "--endpoints", "endpoints.yml", "--credentials", "credentials.yml"),
+            log_dir, priority=30,
+        ))
+    return "".join(sections)
+
+
+def _answers_200(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return response.status == 200
+    except (urllib.error.URLError, ConnectionError, TimeoutError):
+        return False
 
 
 @dataclass
 class Stack:
-    """The action server and N Rasa servers as child processes."""
+    """The action server and N Rasa servers (and Redis, when none answers) under supervisord."""
 
     env: dict[str, str]
     log_dir: Path
     run_dir: Path | None = None
     with_actions: bool = True
-    processes: dict[str, subprocess.Popen] = field(default_factory=dict)
-    logs: list = field(default_factory=list)
+    echo: bool = False
+    supervisor: subprocess.Popen | None = None
+    programs: list[str] = field(default_factory=list)
     seconds_to_ready: float = 0.0
 
     @property
     def rasa_ports(self) -> list[int]:
-        first = int(self.env["RASA_PORT"])
-        return [first + i for i in range(int(self.env["RASA_PROCESSES"]))]
+        return rasa_ports(self.env)
 
     @property
     def rasa_urls(self) -> list[str]:
-        return [f"http://127.0.0.1:{port}" for port in self.rasa_ports]
+        host = connect_host(self.env["RASA_HOST"])
+        return [f"http://{host}:{port}" for port in self.rasa_ports]
 
-    def _spawn(self, name: str, command: list[str]) -> subprocess.Popen:
-        self.log_dir.mkdir(parents=True, exist_ok=True)
-        log = open(self.log_dir / f"{name}.log", "ab")
-        self.logs.append(log)
-        process = subprocess.Popen(command, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT)
-        self.processes[name] = process
-        if self.run_dir:
-            self.run_dir.mkdir(parents=True, exist_ok=True)
-            (self.run_dir / f"{name}.pid").write_text(str(process.pid))
-        return process
+    @property
+    def action_url(self) -> str:
+        return f"http://{connect_host(self.env['ACTION_HOST'])}:{self.env['ACTION_PORT']}"
 
-    def _ensure_redis(self) -> None:
-        """Use the Redis that answers; otherwise run a local one (nothing on disk) as a child."""
+    @property
+    def api_token(self) -> str:
+        """Token for Rasa's HTTP API: pass it as the ``token`` query parameter."""
+        return self.env["RASA_AUTH_TOKEN"]
+
+    @property
+    def _state_dir(self) -> Path:
+        return self.run_dir or self.log_dir
+
+    def _needs_redis(self) -> bool:
+        """False when a Redis answers; True when one can be run here; else a clear StackError."""
         host, port = self.env["REDIS_HOST"], int(self.env["REDIS_PORT"])
         if redis_answers(host, port):
-            return
-        server = shutil.which("redis-server")
-        if server is None or host not in ("127.0.0.1", "localhost"):
-            raise SystemExit(f"stack: no Redis answers at {host}:{port} and none can be started here")
-        self._spawn("redis", [server, "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no"])
-        for _ in range(50):
-            if redis_answers(host, port):
-                return
-            time.sleep(0.1)
-        raise SystemExit(f"stack: started redis-server on port {port} but it does not answer")
+            return False
+        if host not in (LOOPBACK, "localhost"):
+            raise StackError(f"no Redis answers at {host}:{port}; start it or point REDIS_HOST/REDIS_PORT at one")
+        if shutil.which("redis-server") is None:
+            raise StackError(f"no Redis answers at {host}:{port} and there is no redis-server to start: {REDIS_HELP}")
+        return True
+
+    def _check_ports_free(self) -> None:
+        wanted = [("RASA_PORT", self.env["RASA_HOST"], port) for port in self.rasa_ports]
+        if self.with_actions:
+            wanted.append(("ACTION_PORT", self.env["ACTION_HOST"], int(self.env["ACTION_PORT"])))
+        for variable, host, port in wanted:
+            if port_in_use(host, port):
+                raise StackError(f"port {port} is already in use (another 'make run'?); stop it or set {variable}")
+
+    def rpc(self) -> Any:
+        """supervisord's XML-RPC interface (``supervisor.getProcessInfo(name)`` and the rest)."""
+        socket_url = f"unix://{self._state_dir / 'supervisor.sock'}"
+        return xmlrpc.client.ServerProxy("http://127.0.0.1", transport=SupervisorTransport(None, None, socket_url))
+
+    def pid(self, program: str) -> int:
+        """The process id of a running program (0 when it is not running)."""
+        return int(self.rpc().supervisor.getProcessInfo(program)["pid"])
 
     def start(self, model: Path) -> None:
-        """Start every process and wait until each answers; record the time it took."""
-        self._ensure_redis()
+        """Start supervisord with every program and wait until each answers; record the time it took."""
+        with_redis = self._needs_redis()
+        self._check_ports_free()
+        for directory in (self.log_dir, self._state_dir):
+            directory.mkdir(parents=True, exist_ok=True)
+        config = self._state_dir / "supervisord.conf"
+        config.write_text(supervisor_config(
+            self.env, model, self.log_dir, self._state_dir, with_actions=self.with_actions, with_redis=with_redis
+        ))
+        self.programs = (["redis"] if with_redis else []) + (["actions"] if self.with_actions else []) + [
+            f"rasa-{port}" for port in self.rasa_ports
+        ]
         started = time.monotonic()
-        deadline = started + READY_TIMEOUT_S
-        action_port = self.env["ACTION_PORT"]
-        if self.with_actions:
-            actions = self._spawn(
-                "actions", [str(BIN / "rasa"), "run", "actions", "--actions", "bot.actions", "--port", action_port]
-            )
-        servers = {
-            port: self._spawn(
-                f"rasa-{port}",
-                [
-                    str(BIN / "rasa"), "run", "--enable-api", "--model", str(model), "--port", str(port),
-                    "--endpoints", "endpoints.yml", "--credentials", "credentials.yml",
-                ],
-            )
-            for port in self.rasa_ports
-        }
-        if self.with_actions:
-            _wait_http(f"http://127.0.0.1:{action_port}/health", deadline, actions)
-        for port, process in servers.items():
-            _wait_http(f"http://127.0.0.1:{port}/status", deadline, process)
+        self.supervisor = subprocess.Popen(
+            [str(BIN / "supervisord"), "-n", "-c", str(config)], cwd=ROOT, env=self.env,
+            stdout=None if self.echo else subprocess.DEVNULL, stderr=subprocess.STDOUT,
+        )
+        self.wait_ready(started + READY_TIMEOUT_S)
         self.seconds_to_ready = time.monotonic() - started
         if self.run_dir:
             (self.run_dir / "ready.json").write_text(json.dumps({"seconds_to_ready": self.seconds_to_ready}))
 
+    def _checks(self) -> dict[str, str]:
+        """Per program, the URL that answers 200 once it serves."""
+        token = urllib.parse.urlencode({"token": self.api_token})
+        checks = {f"rasa-{port}": f"{url}/status?{token}" for port, url in zip(self.rasa_ports, self.rasa_urls)}
+        if self.with_actions:
+            checks["actions"] = f"{self.action_url}/health"
+        return checks
+
+    def wait_ready(self, deadline: float) -> None:
+        """Wait until Redis and every server answer; fail early with the log to read."""
+        waiting = dict(self._checks())
+        if "redis" in self.programs:
+            waiting["redis"] = ""
+        while waiting and time.monotonic() < deadline:
+            if self.supervisor is None or self.supervisor.poll() is not None:
+                raise StackError(f"supervisord exited; see {self.log_dir / 'supervisord.log'}")
+            for name, url in list(waiting.items()):
+                ready = redis_answers(self.env["REDIS_HOST"], int(self.env["REDIS_PORT"])) if name == "redis" \
+                    else _answers_200(url)
+                if ready:
+                    del waiting[name]
+                elif self._fatal(name):
+                    raise StackError(f"{name} keeps failing to start; see {self.log_dir / f'{name}.log'}")
+            time.sleep(0.3)
+        if waiting:
+            raise StackError(f"not ready within {READY_TIMEOUT_S} s: {', '.join(waiting)}; see {self.log_dir}")
+
+    def _fatal(self, program: str) -> bool:
+        try:
+            return self.rpc().supervisor.getProcessInfo(program)["statename"] == "FATAL"
+        except (OSError, xmlrpc.client.Fault):
+            return False
+
     def stop(self) -> None:
-        """Terminate every child, politely, in reverse start order: Redis (if started here) last."""
-        for process in reversed(list(self.processes.values())):
-            if process.poll() is None:
-                process.terminate()
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-        if self.run_dir:
-            for pid_file in self.run_dir.glob("*.pid"):
-                pid_file.unlink()
-        for log in self.logs:
-            log.close()
-        self.processes.clear()
-        self.logs.clear()
+        """Stop supervisord, which stops every program in reverse start order (Redis last)."""
+        if self.supervisor is None:
+            return
+        if self.supervisor.poll() is None:
+            self.supervisor.terminate()
+        try:
+            self.supervisor.wait(timeout=STOP_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            self.supervisor.kill()
+            self.supervisor.wait()
+        self.supervisor = None
 
 
 def main() -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     if train_main() != 0:
         return 1
-    stack = Stack(env=stack_environment(), log_dir=ROOT / "var" / "log", run_dir=ROOT / "var" / "run")
+    stack = Stack(env=stack_environment(), log_dir=ROOT / "var" / "log", run_dir=ROOT / "var" / "run", echo=True)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
         stack.start(model_path())
         logger.info("ready in %.1f s; REST: %s (POST /webhooks/rest/webhook); logs in var/log/",
                     stack.seconds_to_ready, ", ".join(stack.rasa_urls))
+        logger.info("the HTTP API wants ?token=$RASA_AUTH_TOKEN (when unset: the one in var/secrets/rasa_auth_token)")
         logger.info("chat in a terminal with: make chat   (Ctrl-C here stops everything)")
-        while all(p.poll() is None for p in stack.processes.values()):
-            time.sleep(1)
-        logger.error("a process exited; stopping the stack (see var/log/)")
+        code = stack.supervisor.wait() if stack.supervisor else 1
+        logger.error("supervisord exited with %s; see var/log/supervisord.log", code)
+        return 1
+    except StackError as exc:
+        logger.error("%s", exc)
         return 1
     except KeyboardInterrupt:
         return 0

@@ -1,9 +1,11 @@
 """A real stack for end-to-end tests: the trained model, the action server and two Rasa
-servers sharing the real Redis, filing into a fresh SQLite file."""
+servers under supervisor (as ``make run``) sharing the real Redis, filing into a fresh
+SQLite file, with tokens of its own."""
 
 from __future__ import annotations
 
 import os
+import secrets
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -44,6 +46,8 @@ def stack(e2e_database_url: str, tmp_path_factory: pytest.TempPathFactory) -> It
             "REDIS_LOCK_DB": E2E_REDIS_DBS[1],
             "DATABASE_URL": e2e_database_url,
             "COMPLAINTS_SPOOL_DIR": str(tmp_path_factory.mktemp("spool")),
+            "RASA_AUTH_TOKEN": secrets.token_urlsafe(24),
+            "ACTION_TOKEN": secrets.token_urlsafe(24),
         }
     )
     _flush_redis(env)
