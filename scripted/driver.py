@@ -23,7 +23,17 @@ import yaml
 CUSTOMERS_FILE = Path(__file__).with_name("customers.yml")
 DOMAIN_FILE = Path(__file__).resolve().parent.parent / "domain.yml"
 FILED_RESPONSES = ("utter_ticket_filed", "utter_ticket_spooled", "utter_handoff_requested")
-QUESTION_RESPONSES = {"utter_ask_chosen_option": "chosen_option", "utter_complaint_summary": "complaint_confirmed"}
+QUESTION_RESPONSES: dict[str, tuple[str, ...]] = {
+    "utter_ask_chosen_option": ("chosen_option",),
+    "utter_complaint_summary": ("complaint_confirmed",),
+    "utter_ask_name_and_contact": ("customer_name", "contact"),
+    "utter_ask_when_where_ref": ("incident_date", "incident_location", "order_ref"),
+    "utter_ask_when_and_where": ("incident_date", "incident_location"),
+    "utter_ask_impact_and_people": ("impact", "people_involved"),
+    "utter_ask_value_order_ref": ("order_ref",),
+    "utter_ask_value_people_involved": ("people_involved",),
+}
+"""Questions that are not ``utter_ask_<slot>``: the slots each asks for, in the order asked."""
 _PLACEHOLDER = re.compile(r"\\\{(\w+)\\\}")
 MAX_TURNS = 30
 REQUEST_TIMEOUT_S = 30
@@ -40,6 +50,13 @@ class ConversationResult:
     ticket_number: str | None = None
     options_offered: int = 0
     replies: list[str] = field(default_factory=list)
+    asked: dict[str, int] = field(default_factory=dict)
+    """How many times each slot was asked for."""
+
+    @property
+    def re_asks(self) -> int:
+        """Questions asked again after an answer the assistant could not use."""
+        return sum(count - 1 for count in self.asked.values() if count > 1)
 
     @property
     def transcript(self) -> str:
@@ -72,35 +89,40 @@ def recognise(text: str) -> tuple[str | None, dict[str, str]]:
     return None, {}
 
 
-def _read_replies(replies: list[dict[str, Any]]) -> tuple[str | None, str | None]:
-    """The question the replies end on (a slot name) and a filed ticket's number."""
+def _read_replies(replies: list[dict[str, Any]]) -> tuple[tuple[str, ...], str | None]:
+    """The question the replies end on (the slots it asks for) and a filed ticket's number."""
     for reply in reversed(replies):
         name, values = recognise(reply.get("text") or "")
         if name in FILED_RESPONSES:
-            return None, values.get("ticket_number")
+            return (), values.get("ticket_number")
         if name in QUESTION_RESPONSES:
             return QUESTION_RESPONSES[name], None
         if name and name.startswith("utter_ask_"):
-            return name.removeprefix("utter_ask_"), None
-    return None, None
+            return (name.removeprefix("utter_ask_"),), None
+    return (), None
+
+
+def _latest(today: date, month: int | None, day: int) -> date:
+    """The latest date on or before ``today`` with this day (and month, when given)."""
+    candidate = today
+    while candidate.day != day or (month is not None and candidate.month != month):
+        candidate -= timedelta(days=1)
+    return candidate
 
 
 def expected_date(spec: str, today: date) -> str:
-    """Resolve an expectation such as ``ago:1`` or ``dom:3`` against ``today``."""
+    """Resolve an expectation such as ``ago:1``, ``dom:3``, ``md:03-01`` or ``wd:4`` against ``today``."""
     kind, _, value = spec.partition(":")
     if kind == "ago":
         return (today - timedelta(days=int(value))).isoformat()
     if kind == "dom":
-        day = int(value)
-        candidate = today.replace(day=1)
-        while True:
-            try:
-                resolved = candidate.replace(day=day)
-            except ValueError:
-                resolved = None
-            if resolved and resolved <= today:
-                return resolved.isoformat()
-            candidate = (candidate - timedelta(days=1)).replace(day=1)
+        return _latest(today, None, int(value)).isoformat()
+    if kind == "md":
+        month, _, day = value.partition("-")
+        return _latest(today, int(month), int(day)).isoformat()
+    if kind == "wd":
+        back = (today.weekday() - int(value)) % 7 or 7
+        return (today - timedelta(days=back)).isoformat()
     return spec
 
 
@@ -146,13 +168,16 @@ def _choice(customer: dict[str, Any], buttons: list[dict[str, Any]]) -> str:
     return str(how.get("text", "1"))
 
 
-def _answer(customer: dict[str, Any], slot: str, asked: dict[str, int]) -> str:
-    answer = (customer.get("answers") or {}).get(slot, "I don't know")
-    if isinstance(answer, list):
-        index = min(asked.get(slot, 0), len(answer) - 1)
-        answer = answer[index]
-    asked[slot] = asked.get(slot, 0) + 1
-    return answer
+def _answer(customer: dict[str, Any], slots: tuple[str, ...], asked: dict[str, int]) -> str:
+    """The customer's reply to a question about ``slots``: their answers, joined in one line."""
+    parts = []
+    for slot in slots:
+        answer = (customer.get("answers") or {}).get(slot, "I don't know")
+        if isinstance(answer, list):
+            answer = answer[min(asked.get(slot, 0), len(answer) - 1)]
+        asked[slot] = asked.get(slot, 0) + 1
+        parts.append(answer)
+    return ", ".join(parts)
 
 
 async def run_scripted_conversation(
@@ -163,23 +188,23 @@ async def run_scripted_conversation(
     replies: list[dict[str, Any]] = []
     for text in customer["opening"]:
         replies = await _say(session, base_url, result, text)
-    asked: dict[str, int] = {}
     while result.turns < MAX_TURNS:
         requested, number = _read_replies(replies)
         if number:
             result.ticket_number = number
             return result
-        if requested is None:
+        if not requested:
             slots = await _slots(session, base_url, sender_id)
-            requested = slots.get("requested_slot")
+            requested = (slots["requested_slot"],) if slots.get("requested_slot") else ()
         buttons = [b for r in replies for b in (r.get("buttons") or [])]
-        if requested == "chosen_option":
+        if requested == ("chosen_option",):
+            result.asked["chosen_option"] = result.asked.get("chosen_option", 0) + 1
             result.options_offered = max(result.options_offered, len(buttons))
             message = _choice(customer, buttons)
-        elif requested == "complaint_confirmed":
+        elif requested == ("complaint_confirmed",):
             message = "yes"
         elif requested:
-            message = _answer(customer, requested, asked)
+            message = _answer(customer, requested, result.asked)
         else:
             return result
         replies = await _say(session, base_url, result, message)
