@@ -5,8 +5,10 @@ Usage: ``python bench/load.py [--levels 1,10,50,200] [--ours URL[,URL...]]
 
 For each level N, N complete conversations run at once against the reference
 (moodbot, started here on a free loopback port) and then against our already-running
-bot (URLs from ``--ours``, else env ``RASA_URLS``, else the ports ``make run`` uses:
-``RASA_PORT`` and the ``RASA_PROCESSES`` after it, 5005 and 5006 by default).
+bot (URLs from ``--ours``, else env ``RASA_URLS``, else the servers ``make run`` starts,
+from the same environment: ``RASA_PORT`` and the ``RASA_PROCESSES`` after it, 5005 and
+5006 by default). Its HTTP API token is ``RASA_AUTH_TOKEN``, else the one ``make run``
+generated in ``var/secrets/``.
 Running both at every level in the same process keeps machine noise comparable, so
 the ratios are the figures to trust; absolute numbers vary from run to run.
 
@@ -38,15 +40,12 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(PROJECT_ROOT))  # run as a script: make ``bench`` and ``scripted`` importable
 
 from bench import proc_stats, reference_bot  # noqa: E402
+from scripts.stack import rasa_urls, stack_environment  # noqa: E402
 
 log = logging.getLogger(__name__)
 
 RESULTS_DIR = PROJECT_ROOT / "bench" / "results"
 READY_FILE = PROJECT_ROOT / "var" / "run" / "ready.json"
-DEFAULT_OURS = ",".join(
-    f"http://127.0.0.1:{int(os.environ.get('RASA_PORT', '5005')) + i}"
-    for i in range(int(os.environ.get("RASA_PROCESSES", "2")))
-)
 DEFAULT_LEVELS = (1, 10, 50, 200)
 REQUEST_TIMEOUT_S = 30.0
 DEFAULT_LEVEL_TIMEOUT_S = 600.0
@@ -238,13 +237,13 @@ def ours_conversation() -> Conversation:
     return drive
 
 
-async def check_up(urls: Sequence[str]) -> list[str]:
+async def check_up(urls: Sequence[str], token: str) -> list[str]:
     """The URLs whose ``GET /status`` does not answer 200 (so the run can stop before it starts)."""
     down = []
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5)) as session:
         for url in urls:
             try:
-                async with session.get(f"{url}/status") as resp:
+                async with session.get(f"{url}/status", params={"token": token}) as resp:
                     if resp.status != 200:
                         down.append(url)
             except (aiohttp.ClientError, asyncio.TimeoutError):
@@ -319,7 +318,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--levels", type=parse_levels, default=list(DEFAULT_LEVELS),
                         help="comma-separated concurrent conversation counts (default 1,10,50,200)")
     parser.add_argument("--ours", type=loopback_urls, default=None,
-                        help=f"our bot's base URL(s), comma-separated (default: $RASA_URLS or {DEFAULT_OURS})")
+                        help="our bot's base URL(s), comma-separated (default: $RASA_URLS, else make run's)")
     parser.add_argument("--skip-reference", action="store_true", help="do not start or load the reference bot")
     parser.add_argument("--skip-ours", action="store_true", help="load only the reference bot")
     parser.add_argument("--level-timeout", type=float, default=DEFAULT_LEVEL_TIMEOUT_S,
@@ -329,7 +328,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         parser.error("--skip-reference and --skip-ours leave nothing to measure")
     if args.ours is None and not args.skip_ours:
         try:
-            args.ours = loopback_urls(os.environ.get("RASA_URLS") or DEFAULT_OURS)
+            args.ours = loopback_urls(os.environ.get("RASA_URLS") or ",".join(rasa_urls(stack_environment())))
         except argparse.ArgumentTypeError as exc:
             parser.error(f"RASA_URLS: {exc}")
     return args
@@ -342,10 +341,11 @@ async def run(args: argparse.Namespace) -> int:
     ref_bot: reference_bot.RunningBot | None = None
 
     if not args.skip_ours:
-        down = await check_up(args.ours)
+        down = await check_up(args.ours, stack_environment()["RASA_AUTH_TOKEN"])
         if down:
             print(f"error: our bot does not answer GET /status at {', '.join(down)} "
-                  "(start it, pass --ours, or use --skip-ours)", file=sys.stderr)
+                  "(start it with 'make run', pass --ours, or use --skip-ours; a RASA_AUTH_TOKEN set here must be the stack's)",
+                  file=sys.stderr)
             return 2
         try:
             ours = ours_conversation()

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import secrets
 import shutil
 import socket
 import subprocess
@@ -134,7 +135,7 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-async def wait_ready(url: str, process: subprocess.Popen[bytes], timeout_s: float) -> None:
+async def wait_ready(url: str, token: str, process: subprocess.Popen[bytes], timeout_s: float) -> None:
     """Poll ``GET /status`` until the model is loaded; fail early if the server died."""
     deadline = time.monotonic() + timeout_s
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5)) as session:
@@ -142,7 +143,7 @@ async def wait_ready(url: str, process: subprocess.Popen[bytes], timeout_s: floa
             if process.poll() is not None:
                 raise RuntimeError(f"reference server exited with code {process.returncode} before ready")
             try:
-                async with session.get(f"{url}/status") as resp:
+                async with session.get(f"{url}/status", params={"token": token}) as resp:
                     # /status answers 200 only once the agent has a loaded model.
                     if resp.status == 200 and (await resp.json()).get("model_file"):
                         return
@@ -156,21 +157,24 @@ async def start(model: Path | None = None, port: int | None = None, ready_timeou
     """Start ``rasa run --enable-api`` on a loopback port and time it until ``/status`` is ready.
 
     Seconds-to-ready covers process start, imports and model loading: the same span
-    our ``var/run/ready.json`` reports, so the two can be compared.
+    our ``var/run/ready.json`` reports, so the two can be compared. Like ours, its API
+    wants a token (one per run: nothing else needs it).
     """
     model = model or build()
     port = port or free_port()
     url = f"http://{LOOPBACK}:{port}"
+    token = secrets.token_urlsafe(24)
     log_path = project_dir() / f"rasa-run-{port}.log"
     log_file = log_path.open("wb")
     started = time.monotonic()
     process = subprocess.Popen(
-        [rasa_executable(), "run", "--enable-api", "-i", LOOPBACK, "-p", str(port), "-m", str(model)],
+        [rasa_executable(), "run", "--enable-api", "--auth-token", token, "-i", LOOPBACK, "-p", str(port),
+         "-m", str(model)],
         cwd=project_dir(), env=_rasa_env(), stdin=subprocess.DEVNULL, stdout=log_file, stderr=subprocess.STDOUT,
     )
     log_file.close()  # the child holds its own descriptor
     try:
-        await wait_ready(url, process, ready_timeout_s)
+        await wait_ready(url, token, process, ready_timeout_s)
     except BaseException:
         stop_process(process)
         log.error("reference server failed; its log is %s", log_path)

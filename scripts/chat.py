@@ -57,8 +57,13 @@ def main() -> int:
         message = buttons.get(text.lower(), text)
         try:
             buttons = show(send(args.url, sender, message))
+        except urllib.error.HTTPError as exc:
+            print(f"(the assistant answered {exc.code} {exc.reason})")
         except (urllib.error.URLError, ConnectionError, TimeoutError) as exc:
             print(f"(cannot reach the assistant at {args.url}: {exc}; is 'make run' running?)")
+        except KeyboardInterrupt:
+            print()
+            return 0
 
 
 if __name__ == "__main__":

@@ -30,7 +30,22 @@ fi
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -r requirements.lock
 .venv/bin/python -m pip check
 
-mkdir -p var
-.venv/bin/python -m bot.db
-.venv/bin/python scripts/train_model.py
+mkdir -p var/log
+LOG=var/log/setup.log
+: >"$LOG"
+# A failing step says so in one line; its output (a traceback, say) goes to the log.
+step() {
+  local what=$1
+  shift
+  if ! "$@" >>"$LOG" 2>&1; then
+    echo "setup: $what failed; the details are at the end of $LOG" >&2
+    exit 1
+  fi
+}
+
+# Redis holds the conversations: say how to get it before anything long runs.
+PYTHONPATH="$PWD" .venv/bin/python -m scripts.stack --check || exit 1
+step "migrating the ticket database (DATABASE_URL)" .venv/bin/python -m bot.db
+echo "setup: training the model unless one for the same inputs exists (minutes the first time; log in $LOG)"
+step "training the model" .venv/bin/python scripts/train_model.py
 echo "setup: done. Start everything with 'make run'; chat with 'make chat'; test with 'make test'."

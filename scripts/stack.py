@@ -14,6 +14,7 @@ supervisor, on their own ports.
 
 from __future__ import annotations
 
+import argparse
 import json
 import logging
 import os
@@ -35,9 +36,6 @@ from typing import Any
 
 import redis
 from supervisor.xmlrpc import SupervisorTransport
-
-from scripts.train_model import main as train_main
-from scripts.train_model import model_path
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -171,6 +169,12 @@ def rasa_ports(env: dict[str, str]) -> list[int]:
     return [first + i for i in range(int(env["RASA_PROCESSES"]))]
 
 
+def rasa_urls(env: dict[str, str]) -> list[str]:
+    """Base URLs of the Rasa servers, as reached from this machine."""
+    host = connect_host(env["RASA_HOST"])
+    return [f"http://{host}:{port}" for port in rasa_ports(env)]
+
+
 def supervisor_config(
     env: dict[str, str], model: Path, log_dir: Path, run_dir: Path, *, with_actions: bool, with_redis: bool
 ) -> str:
@@ -254,8 +258,7 @@ class Stack:
 
     @property
     def rasa_urls(self) -> list[str]:
-        host = connect_host(self.env["RASA_HOST"])
-        return [f"http://{host}:{port}" for port in self.rasa_ports]
+        return rasa_urls(self.env)
 
     @property
     def action_url(self) -> str:
@@ -269,6 +272,11 @@ class Stack:
     @property
     def _state_dir(self) -> Path:
         return self.run_dir or self.log_dir
+
+    @property
+    def config_path(self) -> Path:
+        """supervisord's generated configuration."""
+        return self._state_dir / "supervisord.conf"
 
     def _needs_redis(self) -> bool:
         """False when a Redis answers; True when one can be run here; else a clear StackError."""
@@ -304,7 +312,7 @@ class Stack:
         self._check_ports_free()
         for directory in (self.log_dir, self._state_dir):
             directory.mkdir(parents=True, exist_ok=True)
-        config = self._state_dir / "supervisord.conf"
+        config = self.config_path
         config.write_text(supervisor_config(
             self.env, model, self.log_dir, self._state_dir, with_actions=self.with_actions, with_redis=with_redis
         ))
@@ -368,11 +376,30 @@ class Stack:
         self.supervisor = None
 
 
-def main() -> int:
+def check(stack: Stack) -> int:
+    """``--check``: say in one line whether the stack could get its Redis here (set-up runs it)."""
+    try:
+        starts_redis = stack._needs_redis()
+    except StackError as exc:
+        print(f"stack: {exc}", file=sys.stderr)
+        return 1
+    where = f"{stack.env['REDIS_HOST']}:{stack.env['REDIS_PORT']}"
+    print(f"stack: Redis {'will be started by make run' if starts_redis else 'answers'} at {where}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--check", action="store_true", help="only check that Redis answers or can be started")
+    args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    stack = Stack(env=stack_environment(), log_dir=ROOT / "var" / "log", run_dir=ROOT / "var" / "run", echo=True)
+    if args.check:
+        return check(stack)
+    from scripts.train_model import main as train_main, model_path  # imports Rasa: only when running
+
     if train_main() != 0:
         return 1
-    stack = Stack(env=stack_environment(), log_dir=ROOT / "var" / "log", run_dir=ROOT / "var" / "run", echo=True)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
         stack.start(model_path())
