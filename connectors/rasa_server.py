@@ -18,10 +18,13 @@ from bot.settings import SettingsError, service_token
 
 
 def rasa_arguments(arguments: Sequence[str], token: str) -> list[str]:
-    """Rasa's command line with the API token added; a token given on it is refused."""
+    """Rasa's command line with the API token added; a token given on it is refused.
+
+    ``--auth-token=<token>`` in one piece, since a token may begin with "-".
+    """
     if any(arg in ("--auth-token", "-t") or arg.startswith("--auth-token=") for arg in arguments):
         raise SettingsError("pass the API token as RASA_AUTH_TOKEN in the environment, not on the command line")
-    return ["rasa", *arguments, "--auth-token", token]
+    return ["rasa", *arguments, f"--auth-token={token}"]
 
 
 def main() -> int:

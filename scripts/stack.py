@@ -42,6 +42,7 @@ BIN = Path(sys.executable).parent
 SECRETS_DIR = ROOT / "var" / "secrets"
 READY_TIMEOUT_S = 180
 STOP_TIMEOUT_S = 60
+MAX_STARTS_WHILE_WAITING = 3
 LOOPBACK = "127.0.0.1"
 WILDCARDS = ("0.0.0.0", "::", "")
 REDIS_HELP = (
@@ -231,7 +232,8 @@ serverurl=unix://{_conf_value(str(run_dir / "supervisor.sock"))}
     return "".join(sections)
 
 
-def _answers_200(url: str) -> bool:
+def answers_200(url: str) -> bool:
+    """Whether a GET of ``url`` answers 200 now (a server that is down or starting does not)."""
     try:
         with urllib.request.urlopen(url, timeout=2) as response:
             return response.status == 200
@@ -342,19 +344,28 @@ class Stack:
         waiting = dict(self._checks())
         if "redis" in self.programs:
             waiting["redis"] = ""
+        pids: dict[str, set[int]] = {name: set() for name in waiting}
         while waiting and time.monotonic() < deadline:
             if self.supervisor is None or self.supervisor.poll() is not None:
                 raise StackError(f"supervisord exited; see {self.log_dir / 'supervisord.log'}")
             for name, url in list(waiting.items()):
                 ready = redis_answers(self.env["REDIS_HOST"], int(self.env["REDIS_PORT"])) if name == "redis" \
-                    else _answers_200(url)
+                    else answers_200(url)
                 if ready:
                     del waiting[name]
-                elif self._fatal(name):
+                    continue
+                pids[name].add(self._pid_or_zero(name))
+                if self._fatal(name) or len(pids[name] - {0}) > MAX_STARTS_WHILE_WAITING:
                     raise StackError(f"{name} keeps failing to start; see {self.log_dir / f'{name}.log'}")
             time.sleep(0.3)
         if waiting:
             raise StackError(f"not ready within {READY_TIMEOUT_S} s: {', '.join(waiting)}; see {self.log_dir}")
+
+    def _pid_or_zero(self, program: str) -> int:
+        try:
+            return self.pid(program)
+        except (OSError, xmlrpc.client.Fault):
+            return 0
 
     def _fatal(self, program: str) -> bool:
         try:

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from bot.db import make_engine, make_sessionmaker
+from bot.db import make_engine, make_sessionmaker, migrate
 from bot.tickets import TicketStore
 from scripts.stack import Stack, stack_environment
 from scripts.train_model import model_path
@@ -25,7 +25,14 @@ E2E_REDIS_DBS = tuple(db.strip() for db in os.environ.get("E2E_REDIS_DBS", "13,1
 
 @pytest.fixture(scope="session")
 def e2e_database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
-    return f"sqlite:///{tmp_path_factory.mktemp('e2e') / 'tickets.db'}"
+    """A fresh SQLite file, migrated as ``make setup`` migrates the real one."""
+    url = f"sqlite:///{tmp_path_factory.mktemp('e2e') / 'tickets.db'}"
+    engine = make_engine(url)
+    try:
+        migrate(engine)
+    finally:
+        engine.dispose()
+    return url
 
 
 def _flush_redis(env: dict[str, str]) -> None:
