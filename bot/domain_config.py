@@ -72,7 +72,8 @@ class Option:
     """A remedy the assistant can offer; its label is the response ``utter_option_<id>``."""
 
     id: str
-    outcome_kinds: frozenset[str]
+    outcome_kinds: tuple[str, ...]
+    """Wishes it grants, the one it grants best first."""
     keywords: tuple[str, ...]
 
 
@@ -87,6 +88,7 @@ class ChoiceWords:
     ordinal_nouns: tuple[str, ...]
     determiners: tuple[str, ...]
     politeness: tuple[str, ...]
+    rejections: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -199,10 +201,26 @@ class TriageConfig:
 
 
 @dataclass(frozen=True)
+class DialoguePolicy:
+    """How the intake asks (``dialogue.yml``): which details go together, how often a
+    question may be asked, and what happens after the last answer that could not be used."""
+
+    max_asks: int
+    groups: tuple[tuple[str, ...], ...]
+    questions: Mapping[tuple[str, ...], str]
+    only_with: Mapping[str, str]
+    optional: frozenset[str]
+    after_last_miss: Mapping[str, str]
+    reference_labels: tuple[str, ...]
+    not_answers: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class DomainConfig:
     sla: SlaConfig
     options: OptionCatalogue
     triage: TriageConfig
+    dialogue: DialoguePolicy
 
 
 @dataclass(frozen=True)
@@ -366,6 +384,7 @@ def _choice_words(node: _Node, languages: tuple[str, ...]) -> ChoiceWords:
         ordinal_nouns=_unique(p for s in sections for p in s.optional("ordinal_nouns", []).phrases()),
         determiners=_unique(p for s in sections for p in s.optional("determiners", []).phrases()),
         politeness=_unique(p for s in sections for p in s.optional("politeness", []).phrases()),
+        rejections=_unique(p for s in sections for p in s.optional("rejections", []).phrases()),
     )
 
 
@@ -373,7 +392,7 @@ def _option(node: _Node, languages: tuple[str, ...]) -> Option:
     option_id = node.get("id").text()
     if not _OPTION_ID.match(option_id):
         node.get("id").fail("option ids must be snake_case")
-    kinds = frozenset(kind.choice(OUTCOME_KINDS) for kind in node.get("outcome_kinds").elements())
+    kinds = _unique(kind.choice(OUTCOME_KINDS) for kind in node.get("outcome_kinds").elements())
     return Option(id=option_id, outcome_kinds=kinds, keywords=_merged_phrases(node.get("keywords"), languages))
 
 
@@ -534,8 +553,54 @@ def _triage(node: _Node) -> TriageConfig:
     )
 
 
+# --- dialogue.yml ------------------------------------------------------------
+
+ASKED_SLOTS = (
+    "customer_name", "contact", "complaint_product", "problem_description", "incident_date", "incident_location",
+    "order_ref", "impact", "people_involved", "chosen_option", "complaint_confirmed",
+)
+"""The form's questions, which dialogue.yml may group and give a last-miss behaviour."""
+LAST_MISS_BEHAVIOURS = ("keep_words", "offer_person", "file_as_is")
+
+
+def _slot_list(node: _Node) -> tuple[str, ...]:
+    slots = tuple(element.choice(ASKED_SLOTS) for element in node.elements())
+    if len(set(slots)) != len(slots):
+        node.fail("lists a slot twice")
+    return slots
+
+
+def _dialogue(node: _Node, languages: tuple[str, ...]) -> DialoguePolicy:
+    groups = tuple(_slot_list(element) for element in node.get("groups").elements())
+    questions: dict[tuple[str, ...], str] = {}
+    for key, response in node.get("questions").items():
+        slots = _slot_list(_Node(node.file, f"questions.{key}", key.split("+")))
+        if not any(set(slots) <= set(group) for group in groups):
+            response.fail("asks for slots that no group puts together")
+        questions[slots] = response.text()
+    only_with: dict[str, str] = {}
+    for slot, partner in node.get("only_with").items():
+        node.get("only_with").child(slot, slot).choice(ASKED_SLOTS)
+        only_with[slot] = partner.choice(ASKED_SLOTS)
+    after = node.get("after_last_miss")
+    behaviours = {slot: value.choice(LAST_MISS_BEHAVIOURS) for slot, value in after.items()}
+    for slot in ASKED_SLOTS:
+        after.get(slot)
+    sections = _language_sections(node.get("lexicons"), languages)
+    return DialoguePolicy(
+        max_asks=node.get("max_asks").integer(minimum=1),
+        groups=groups,
+        questions=_freeze(questions),
+        only_with=_freeze(only_with),
+        optional=frozenset(_slot_list(node.get("optional"))),
+        after_last_miss=_freeze(behaviours),
+        reference_labels=_merged_list(sections, "reference_labels"),
+        not_answers=_merged_list(sections, "not_answers"),
+    )
+
+
 def load_domain_config(config_dir: Path) -> DomainConfig:
-    """Load and validate ``sla.yml``, ``options.yml`` and ``triage.yml`` from ``config_dir``.
+    """Load and validate ``sla.yml``, ``options.yml``, ``triage.yml`` and ``dialogue.yml``.
 
     Raises :class:`DomainConfigError` naming the file, key and value of the first problem.
     """
@@ -543,4 +608,5 @@ def load_domain_config(config_dir: Path) -> DomainConfig:
     sla = _sla(_read(config_dir / "sla.yml"))
     triage = _triage(_read(config_dir / "triage.yml"))
     options = _catalogue(_read(config_dir / "options.yml"), triage.languages, sla.minimum_options)
-    return DomainConfig(sla=sla, options=options, triage=triage)
+    dialogue = _dialogue(_read(config_dir / "dialogue.yml"), triage.languages)
+    return DomainConfig(sla=sla, options=options, triage=triage, dialogue=dialogue)

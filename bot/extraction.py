@@ -17,9 +17,10 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 import phonenumbers
+from dateparser import parse as parse_date
 from dateparser.search import search_dates
 
-from bot.domain_config import DateLexicon, ExtractionLexicon, TriageConfig
+from bot.domain_config import DateLexicon, DialoguePolicy, ExtractionLexicon, TriageConfig
 from bot.ticket_numbers import TICKET_TOKEN
 
 logger = logging.getLogger(__name__)
@@ -32,6 +33,10 @@ _DIGITS_GIVEN = re.compile(r"\+\s?\d|\d{3,}")
 """In an answer to "what is your number?", a short run of digits is a mistyped phone."""
 _NUMERIC_DATE = re.compile(r"\b\d{1,4}[/-]\d{1,2}(?:[/-]\d{2,4})?\b")
 _HASH_REF = re.compile(r"(?<![\w#])#\s?([A-Za-z0-9][A-Za-z0-9-]*)")
+_FORMATTED_REF = re.compile(r"(?<![\w/-])[A-Za-z]{1,5}-\d{3,}(?:-\d{2,})*(?![\w/-])")
+"""A reference in a shop's own format, letters then digits ("GR-88210457", "INV-7781-0903"),
+recognised anywhere without a label."""
+_CLAUSE = re.compile(r"[^,;\n]+")
 _TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9/-]*[A-Za-z0-9]|[A-Za-z0-9]")
 _WORD = re.compile(r"[\w'’&-]+")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
@@ -148,14 +153,23 @@ def _labelled_ref_pattern(labels: tuple[str, ...]) -> re.Pattern[str] | None:
     )
 
 
-def _order_ref(text: str, lexicon: ExtractionLexicon, region: str) -> tuple[str, tuple[int, int]] | None:
-    """A labelled ("order 88412", "invoice INV-2231") or hashed ("#88412") reference."""
+def _order_ref(
+    text: str, labels: tuple[str, ...], region: str
+) -> tuple[str, tuple[int, int]] | None:
+    """A labelled ("order 88412", "card ending 4471"), hashed ("#88412") or formatted
+    ("GR-88210457") reference: the first one in the text."""
     candidates: list[tuple[int, str, tuple[int, int]]] = []
-    pattern = _labelled_ref_pattern(lexicon.order_labels)
-    for match in pattern.finditer(text) if pattern else ():
+    for match in _FORMATTED_REF.finditer(text):
+        value = _reference(match.group())
+        if value:
+            candidates.append((match.start(), value, match.span()))
+    pattern = _labelled_ref_pattern(labels)
+    position = 0
+    while pattern and (match := pattern.search(text, position)):
         value = _reference(match.group(1))
         if value:
             candidates.append((match.start(), value, match.span()))
+        position = match.start() + 1
     for match in _HASH_REF.finditer(text):
         value = _reference(match.group(1))
         if value and not _looks_like_phone(match.group(1), region):
@@ -166,11 +180,19 @@ def _order_ref(text: str, lexicon: ExtractionLexicon, region: str) -> tuple[str,
     return value, span
 
 
+def _is_valid_phone(token: str, region: str) -> bool:
+    try:
+        return phonenumbers.is_valid_number(phonenumbers.parse(token, region))
+    except phonenumbers.NumberParseException:
+        return False
+
+
 def _bare_ref(text: str, region: str) -> str | None:
-    """The answer to "what is your order number?": the first token with a digit that is no phone."""
+    """The answer to "what is your order number?": the first token with a digit that is no
+    real phone number (a reference may look like one: "88210457", "0047-221-983")."""
     for match in _TOKEN.finditer(text):
         value = _reference(match.group())
-        if value and not _looks_like_phone(match.group(), region):
+        if value and not (_looks_like_phone(match.group(), region) and _is_valid_phone(match.group(), region)):
             return value
     return None
 
@@ -256,14 +278,38 @@ def _resolve_day(phrase: str, kind: str, found: date, today: date, lexicon: Date
     return found
 
 
+@functools.lru_cache(maxsize=8)
+def _month_day_pattern(months: tuple[str, ...], suffixes: tuple[str, ...]) -> re.Pattern[str]:
+    month = "|".join(map(re.escape, sorted(months, key=len, reverse=True))) or r"(?!)"
+    suffix = "|".join(map(re.escape, suffixes))
+    day = rf"\d{{1,2}}(?:{suffix})?" if suffix else r"\d{1,2}"
+    year = r"(?:,?\s+\d{4})?"
+    return re.compile(
+        rf"(?<!\w)(?:{day}\s+(?:of\s+)?(?:{month})|(?:{month})\s+{day})(?!\w){year}", re.IGNORECASE
+    )
+
+
+def _month_day(text: str, settings: dict, lexicon: DateLexicon, languages: list[str]) -> tuple[date, str] | None:
+    """A day and month inside a phrase dateparser cannot read whole ("all 8 on march 1")."""
+    for match in _month_day_pattern(lexicon.months, lexicon.ordinal_suffixes).finditer(text):
+        moment = parse_date(match.group(), languages=languages, settings=settings)
+        if moment:
+            return moment.date(), match.group()
+    return None
+
+
 def _incident_date(
     text: str, now: datetime, lexicon: DateLexicon, languages: list[str], *, requested: bool
-) -> date | None:
+) -> tuple[date, str] | None:
+    """The incident date and the words that gave it.
+
+    dateparser misses a date among other details ("last week, the Leicester store"), so
+    an answer to the date question is also read part by part."""
     today = now.date()
     offsets = find_phrases(text, lexicon.day_offsets)
     if offsets:
         days = {lexicon_key(phrase): offset for phrase, offset in lexicon.day_offsets.items()}
-        return today - timedelta(days=days[lexicon_key(offsets[0].group())])
+        return today - timedelta(days=days[lexicon_key(offsets[0].group())]), offsets[0].group()
     settings = {
         "RELATIVE_BASE": now.replace(tzinfo=None),
         "PREFER_DATES_FROM": "past",
@@ -271,18 +317,23 @@ def _incident_date(
         "DATE_ORDER": lexicon.date_order,
         "RETURN_AS_TIMEZONE_AWARE": False,
     }
-    try:
-        matches = search_dates(text, languages=languages, settings=settings) or []
-    except (ValueError, OverflowError):
-        logger.warning("dateparser failed on a message", exc_info=True)
-        return None
+    parts = [text] + (_CLAUSE.findall(text) if requested and "," in text else [])
+    matches: list[tuple[str, datetime]] = []
+    for part in parts:
+        try:
+            matches = search_dates(part, languages=languages, settings=settings) or []
+        except (ValueError, OverflowError):
+            logger.warning("dateparser failed on a message", exc_info=True)
+            return None
+        if matches:
+            break
     for phrase, moment in matches:
         kind = _date_kind(phrase, lexicon, bare_ordinal=requested)
         if kind:
             resolved = _resolve_day(phrase, kind, moment.date(), today, lexicon)
             if resolved:
-                return resolved
-    return None
+                return resolved, phrase
+    return _month_day(text, settings, lexicon, languages)
 
 
 # --- who, what, where ----------------------------------------------------------------
@@ -303,8 +354,8 @@ def _name_from_narrative(text: str, lexicon: ExtractionLexicon) -> str | None:
 
 
 def _name_from_answer(text: str, lexicon: ExtractionLexicon) -> str | None:
-    first_clause = _CLAUSE_END.split(text.strip(_EDGE_PUNCTUATION), maxsplit=1)[0]
-    value = _clean(first_clause, lexicon.name_cues + lexicon.answer_fillers)
+    clauses = [clause for clause in _CLAUSE_END.split(text) if any(ch.isalnum() for ch in clause)]
+    value = _clean(clauses[0], lexicon.name_cues + lexicon.answer_fillers) if clauses else None
     if not value or any(ch.isdigit() for ch in value) or len(value.split()) > MAX_NAME_WORDS:
         return None
     if set(_words(value)) & set(lexicon.not_names):
@@ -413,17 +464,28 @@ def _desired_outcome(text: str, config: TriageConfig, *, requested: bool) -> tup
     or as an imperative opening the sentence, so "the replacement broke too" is no wish.
     """
     kinds = {lexicon_key(phrase): kind for kind, phrases in config.outcomes.items() for phrase in phrases}
+    remedies = [p for phrases in config.outcomes.values() for p in phrases]
     for sentence in _sentences(text):
-        matches = find_phrases(sentence, [p for phrases in config.outcomes.values() for p in phrases])
+        matches = find_phrases(sentence, remedies)
         if not matches:
             continue
         first = matches[0]
-        opening = not sentence[: first.start()].strip(_EDGE_PUNCTUATION) and len(sentence.split()) > 1
-        if requested or opening or find_phrases(sentence, config.wish_cues):
+        if requested or _opens_with_remedy(sentence, first) or find_phrases(sentence, config.wish_cues):
             value = _clean(sentence)
             if value:
                 return value, kinds[lexicon_key(first.group())]
+        for clause in _CLAUSE.findall(sentence):
+            clause_matches = find_phrases(clause, remedies)
+            if clause_matches and _opens_with_remedy(clause, clause_matches[0]):
+                value = _clean(clause)
+                if value:
+                    return value, kinds[lexicon_key(clause_matches[0].group())]
     return None
+
+
+def _opens_with_remedy(words: str, remedy: re.Match[str]) -> bool:
+    """An imperative such as "refund the delivery charge" opens the sentence or clause."""
+    return not words[: remedy.start()].strip(_EDGE_PUNCTUATION) and len(words.split()) > 1
 
 
 def _short_answer(text: str, lexicon: ExtractionLexicon, slot: str) -> str | None:
@@ -453,21 +515,120 @@ def _answer_for(
         if short:
             return short, None
     if slot == "customer_name":
-        value = _name_from_answer(text, lexicon)
+        value = _name_from_answer(masked, lexicon)
     elif slot == "complaint_product":
-        value = _clean(text, lexicon.answer_fillers + lexicon.determiners)
+        value = _clean(masked, lexicon.answer_fillers + lexicon.determiners)
     elif slot == "incident_location":
-        value = _clean(text, lexicon.answer_fillers)
+        value = _clean(masked, lexicon.answer_fillers)
     elif slot == "order_ref":
         value = _bare_ref(masked, region)
     elif slot in ("problem_description", "people_involved", "impact"):
-        value = _clean(text)
+        value = _clean(masked)
     elif slot == "desired_outcome":
-        value = _clean(text)
+        value = _clean(masked)
         return (value, "other") if value else None
     else:
         value = None
     return (value, None) if value else None
+
+
+FREE_TEXT_SLOTS = frozenset({"customer_name", "incident_location", "people_involved", "impact", "complaint_product"})
+"""Details whose answer is the customer's own words, not a pattern."""
+
+
+def _clauses(text: str, claimed: list[tuple[int, int]]) -> list[str]:
+    """The comma-separated parts of an answer that hold no date, reference or contact."""
+    return [
+        match.group() for match in _CLAUSE.finditer(text)
+        if any(ch.isalnum() for ch in match.group())
+        and not any(start < match.end() and match.start() < end for start, end in claimed)
+    ]
+
+
+def _clause_value(slot: str, clause: str, config: TriageConfig) -> str | None:
+    lexicon = config.extraction
+    if slot == "customer_name":
+        return _name_from_answer(clause, lexicon)
+    if slot == "incident_location":
+        return _location(clause, config) or _clean(clause, lexicon.answer_fillers)
+    if slot == "complaint_product":
+        return _clean(clause, lexicon.answer_fillers + lexicon.determiners)
+    return _clean(clause)
+
+
+def _free_text_slot(clause: str, missing: list[str], config: TriageConfig) -> str | None:
+    """The detail still missing that this part of an answer gives in words. Who else was
+    involved is a part naming a role or a person ("the branch manager", "my friend Jo")."""
+    introduced = "impact" not in missing and _opens_with(clause, config.extraction.determiners + ("just",))
+    people = "people_involved" in missing and (_people(clause, config) or introduced)
+    if people:
+        return "people_involved"
+    return next((slot for slot in missing if slot in FREE_TEXT_SLOTS and slot != "people_involved"), None)
+
+
+CONTINUED_SLOTS = frozenset({"impact", "complaint_product"})
+"""Details whose answer may itself hold commas ("2 candles, a photo frame, a jigsaw")."""
+
+
+def _continues(clause: str, config: TriageConfig) -> bool:
+    """A part that carries on the detail told before it ("not much, but it's the principle")."""
+    return not _short_answer(clause, config.extraction, "impact") and bool(_clean(clause))
+
+
+def _group_answers(
+    asked: tuple[str, ...],
+    text: str,
+    claimed: list[tuple[int, int]],
+    values: dict[str, str],
+    config: TriageConfig,
+    region: str,
+    policy: DialoguePolicy | None,
+) -> tuple[dict[str, str], bool]:
+    """Answers to a question that asked for several details, read part by part ("Harold
+    Jennings, 07911 402118"; "all 8 on march 1, online, SO-7719034").
+
+    A part holding a bare reference or a recognised place answers that detail; each other
+    part without a date, reference or contact answers the next detail still missing that
+    takes words; "no" or "don't know" answers the last one still missing (people put the
+    optional detail last). Returns the answers and whether a part was left unused.
+    """
+    lexicon = config.extraction
+    found: dict[str, str] = {}
+    missing = [slot for slot in asked if slot not in values]
+    clauses = _clauses(text, claimed)
+    for slot, finder in (("order_ref", lambda c: _bare_ref(c, region)), ("incident_location", lambda c: _location(c, config))):
+        for clause in clauses if slot in missing else ():
+            value = finder(clause)
+            if value:
+                found[slot] = value
+                missing.remove(slot)
+                clauses.remove(clause)
+                break
+    leftover = False
+    for clause in clauses:
+        short = _short_answer(clause, lexicon, missing[-1]) if missing else None
+        slot = None if short else _free_text_slot(clause, missing, config)
+        value = _clause_value(slot, clause, config) if slot else None
+        last = list(found)[-1] if found else None
+        if short:
+            found[missing.pop()] = short
+        elif slot and value:
+            found[slot] = value
+            missing.remove(slot)
+        elif last in CONTINUED_SLOTS and "incident_date" not in missing and _continues(clause, config):
+            found[last] = f"{found[last]}, {_clean(clause)}"
+        else:
+            leftover = True
+    if found or any(slot in values for slot in asked):
+        optional = policy.optional if policy else frozenset()
+        found.update({slot: SLOT_UNKNOWN for slot in missing if slot in optional})
+    return found, leftover
+
+
+def _is_contact_offer(text: str, spans: list[tuple[int, int]]) -> bool:
+    """A message that is little more than an address or number offers it as the contact
+    ("07911 123456" to any question is a number to call, never an impact)."""
+    return len(_mask(text, spans).split()) <= 2
 
 
 def extract_fields(
@@ -479,12 +640,15 @@ def extract_fields(
     config: TriageConfig,
     phone_region: str,
     languages: list[str],
+    asked_with: tuple[str, ...] = (),
+    dialogue: DialoguePolicy | None = None,
 ) -> Extraction:
     """Every slot value this message gives, and problems with values it tried to give.
 
-    ``requested_slot`` is the slot just asked for: its plain answer is taken only when
-    ``accept_free_text`` (the caller clears it for questions such as "are you a bot?")
-    and no pattern found the slot. Dates are resolved against ``now``.
+    ``requested_slot`` is the slot just asked for, ``asked_with`` the others the same
+    question asked for: their plain answers are taken only when ``accept_free_text`` (the
+    caller clears it for questions such as "are you a bot?") and no pattern found them.
+    ``dialogue`` adds its reference labels. Dates are resolved against ``now``.
     """
     text = (text or "").strip()
     values: dict[str, str] = {}
@@ -492,37 +656,45 @@ def extract_fields(
     if not text:
         return Extraction(values, problems)
     lexicon = config.extraction
-    asked = requested_slot if accept_free_text else None
+    question = (requested_slot, *asked_with) if requested_slot else ()
+    asked = question if accept_free_text else ()
     claimed = [match.span() for match in TICKET_TOKEN.finditer(text)]
 
     emails = _emails(text)
     claimed += [match.span() for match in emails]
-    reference = _order_ref(_mask(text, claimed), lexicon, phone_region)
+    labels = lexicon.order_labels + (dialogue.reference_labels if dialogue else ())
+    reference = _order_ref(_mask(text, claimed), labels, phone_region)
     if reference:
         values["order_ref"] = reference[0]
         claimed.append(reference[1])
-    phones = _phones(_mask(text, claimed), phone_region)
+    phones = [phone for phone in _phones(_mask(text, claimed), phone_region) if phone[2] or "contact" in question]
     claimed += [(start, end) for start, end, _ in phones]
+    offered = _is_contact_offer(text, [match.span() for match in emails] + [(s, e) for s, e, _ in phones])
     contacts = sorted(
         contact
         for contact in [(match.start(), match.group().lower(), "email") for match in emails]
         + [(start, e164, "phone") for start, _, e164 in phones if e164]
-        if requested_slot == "contact" or find_phrases(text[: contact[0]], lexicon.contact_cues)
+        if "contact" in question or offered or find_phrases(text[: contact[0]], lexicon.contact_cues)
     )
     if contacts:
         _, values["contact"], values["contact_kind"] = contacts[0]
-    elif requested_slot == "contact":
+    elif "contact" in question:
         if _EMAIL_LIKE.search(text):
             problems["contact"] = "invalid_email"
         elif phones or _phone_like(_mask(text, claimed)) or _DIGITS_GIVEN.search(text):
             problems["contact"] = "invalid_phone"
     masked = _mask(text, claimed)
 
-    incident = _incident_date(masked, now, config.dates, languages, requested=requested_slot == "incident_date")
-    if incident and incident > now.date():
+    incident = _incident_date(masked, now, config.dates, languages, requested="incident_date" in question)
+    if incident and incident[0] > now.date():
         problems["incident_date"] = "future_date"
     elif incident:
-        values["incident_date"] = incident.isoformat()
+        values["incident_date"] = incident[0].isoformat()
+    if incident and incident[1] in masked and "incident_date" in question:
+        start = masked.index(incident[1])
+        words = _CLAUSE.match(masked, start)
+        claimed.append((start, words.end() if words else start + len(incident[1])))
+        masked = _mask(text, claimed)
 
     finders = {
         "customer_name": lambda: _name_from_narrative(masked, lexicon),
@@ -532,6 +704,8 @@ def extract_fields(
         "impact": lambda: _impact(masked, lexicon),
     }
     for slot, finder in finders.items():
+        if len(asked) > 1 and slot in asked:
+            continue
         value = finder()
         if value:
             values[slot] = value
@@ -540,12 +714,19 @@ def extract_fields(
         values["desired_outcome"], values["desired_outcome_kind"] = outcome
 
     correcting = bool(values) and _opens_with(text, lexicon.correction_cues)
-    if asked and asked not in values and asked not in problems and not correcting:
-        answer = _answer_for(asked, text, masked, config, phone_region)
+    if len(asked) > 1 and not correcting:
+        answers, leftover = _group_answers(asked, text, claimed, values, config, phone_region, dialogue)
+        values.update(answers)
+        if leftover and "incident_date" in asked and "incident_date" not in values:
+            problems.setdefault("incident_date", "unparsable_date")
+        if leftover and "contact" in asked and "contact" not in values:
+            problems.setdefault("contact", "invalid_contact")
+    elif asked and asked[0] not in values and asked[0] not in problems and not correcting:
+        answer = _answer_for(asked[0], text, masked, config, phone_region)
         if answer:
-            values[asked] = answer[0]
+            values[asked[0]] = answer[0]
             if answer[1]:
-                values[f"{asked}_kind"] = answer[1]
-        elif asked == "incident_date":
+                values[f"{asked[0]}_kind"] = answer[1]
+        elif asked[0] == "incident_date":
             problems["incident_date"] = "unparsable_date"
     return Extraction({slot: value for slot, value in values.items() if value}, problems)

@@ -17,15 +17,20 @@ from bot.transcript import intake_messages, transcript
 from bot.triage import assess, categorize, conversation_emotion, score_emotion, sla_deadlines
 
 PLACEHOLDERS = ("unknown", "none")
+UNPARSED_MARK = "[unparsed] "
+"""Marks a detail kept in the customer's own words because the assistant could not read
+it (after asking twice), so the agent knows to check it."""
 
 
 def _text(slots: Mapping[str, Any], name: str) -> str | None:
     value = slots.get(name)
-    return None if value in (None, "") else str(value)
+    if value in (None, ""):
+        return None
+    return UNPARSED_MARK + str(value) if name in (slots.get("unparsed_slots") or ()) else str(value)
 
 
 def _incident_date(value: str | None) -> date | None:
-    if not value or value in PLACEHOLDERS:
+    if not value or value in PLACEHOLDERS or value.startswith(UNPARSED_MARK):
         return None
     try:
         return date.fromisoformat(value)

@@ -1,7 +1,8 @@
 """Resolve: which remedies to offer, and which one the customer picked.
 
-Offering the remedy the customer already asked for first shows we listened; a person
-is always among the options, because some customers want one whatever we offer.
+Offering the remedy the customer already asked for first shows we listened, whatever
+the category the complaint fell into; a call back and a person are always among the
+options, because some customers want one whatever we offer.
 """
 
 from __future__ import annotations
@@ -24,17 +25,21 @@ def _option_for_wish(outcome_kind: str, preferred: tuple[str, ...], catalogue: O
     return None
 
 
-def offer_options(category: str, outcome_kind: str | None, catalogue: OptionCatalogue) -> list[str]:
-    """Option ids to offer, best first and ``human_agent`` last.
+def offer_options(
+    category: str, outcome_kind: str | None, catalogue: OptionCatalogue, wish: str | None = None
+) -> list[str]:
+    """Option ids to offer, the customer's own wish first and ``human_agent`` last.
 
-    The catalogue guarantees every category lists at least ``minimum_options`` options
-    ending with ``human_agent`` (checked when it is loaded), so the offer is never short.
+    ``wish`` is the customer's words for what they want: an option they name ("send an
+    engineer") comes first; otherwise the option granting ``outcome_kind``. The catalogue
+    guarantees every category lists at least ``minimum_options`` options ending with
+    ``human_agent`` (checked when it is loaded), so the offer is never short.
     """
     preferred = catalogue.for_category(category)
-    wish = None
-    if outcome_kind and outcome_kind not in NO_WISH:
-        wish = _option_for_wish(outcome_kind, preferred, catalogue)
-    offered = [wish] if wish else []
+    wished = named_option(wish or "", catalogue, preferred) if wish else None
+    if wished is None and outcome_kind and outcome_kind not in NO_WISH:
+        wished = _option_for_wish(outcome_kind, preferred, catalogue)
+    offered = [wished] if wished else []
     offered += [option_id for option_id in preferred if option_id not in offered and option_id != HUMAN_AGENT]
     return offered + [HUMAN_AGENT]
 
@@ -76,7 +81,7 @@ def _position(text: str, words: ChoiceWords) -> int | None:
     return None
 
 
-def _by_keywords(text: str, offered: list[str], catalogue: OptionCatalogue) -> str | None:
+def _by_keywords(text: str, offered: list[str] | tuple[str, ...], catalogue: OptionCatalogue) -> str | None:
     """The offered option whose keywords cover most words of the answer; a tie is no answer."""
     scores = {
         option_id: sum(len(match.group().split()) for match in find_phrases(text, option.keywords))
@@ -86,6 +91,19 @@ def _by_keywords(text: str, offered: list[str], catalogue: OptionCatalogue) -> s
     best = max(scores.values(), default=0)
     leaders = [option_id for option_id, score in scores.items() if score == best]
     return leaders[0] if best > 0 and len(leaders) == 1 else None
+
+
+def named_option(text: str, catalogue: OptionCatalogue, preferred: tuple[str, ...] = ()) -> str | None:
+    """The one option of the whole catalogue an answer names ("replacement, please"), the
+    category's own options first; a person is asked for as an option only when offered."""
+    candidates = list(preferred) + [option_id for option_id in catalogue.options if option_id not in preferred]
+    return _by_keywords(text, [option_id for option_id in candidates if option_id != HUMAN_AGENT], catalogue)
+
+
+def turns_down(text: str, catalogue: OptionCatalogue) -> bool:
+    """Whether the answer opens by turning every option down ("none of those, I want ...")."""
+    pattern = phrase_pattern(catalogue.choice_words.rejections)
+    return bool(pattern and pattern.match((text or "").strip(_EDGES)))
 
 
 def match_option(text: str, offered: list[str], catalogue: OptionCatalogue) -> str | None:

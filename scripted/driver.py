@@ -23,15 +23,15 @@ import yaml
 CUSTOMERS_FILE = Path(__file__).with_name("customers.yml")
 DOMAIN_FILE = Path(__file__).resolve().parent.parent / "domain.yml"
 FILED_RESPONSES = ("utter_ticket_filed", "utter_ticket_spooled", "utter_handoff_requested")
+DIALOGUE_FILE = DOMAIN_FILE.with_name("settings") / "dialogue.yml"
 QUESTION_RESPONSES: dict[str, tuple[str, ...]] = {
     "utter_ask_chosen_option": ("chosen_option",),
     "utter_complaint_summary": ("complaint_confirmed",),
-    "utter_ask_name_and_contact": ("customer_name", "contact"),
-    "utter_ask_when_where_ref": ("incident_date", "incident_location", "order_ref"),
-    "utter_ask_when_and_where": ("incident_date", "incident_location"),
-    "utter_ask_impact_and_people": ("impact", "people_involved"),
     "utter_ask_value_order_ref": ("order_ref",),
     "utter_ask_value_people_involved": ("people_involved",),
+} | {
+    response: tuple(slots.split("+"))
+    for slots, response in yaml.safe_load(DIALOGUE_FILE.read_text(encoding="utf-8"))["questions"].items()
 }
 """Questions that are not ``utter_ask_<slot>``: the slots each asks for, in the order asked."""
 _PLACEHOLDER = re.compile(r"\\\{(\w+)\\\}")

@@ -20,6 +20,10 @@ OFF_TOPIC_MIN_CONFIDENCE = {"out_of_scope": 0.75}
 """Short answers ("a security guard who saw it") look off-topic to the classifier more
 often than real chit-chat does, so off-topic needs more certainty inside the form."""
 
+ANSWERABLE_INTERRUPTIONS = frozenset({"greet", "goodbye", "thank", "out_of_scope"})
+"""Intents a short answer is often mistaken for ("Harold Jennings" read as a greeting):
+inside the form, such a message is tried as the answer to the question first."""
+
 ANSWERED_BY = {"desired_outcome": frozenset({"ask_human"})}
 """Questions to which an "interrupting" intent is a fair answer ("have a manager call me")."""
 

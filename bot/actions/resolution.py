@@ -9,6 +9,7 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
+from bot.actions.questions import record_ask
 from bot.actions.responses import response_text
 from bot.actions.runtime import runtime
 from bot.options import offer_options
@@ -34,6 +35,7 @@ class ActionAskChosenOption(Action):
                 tracker.get_slot("complaint_category") or "other",
                 tracker.get_slot("desired_outcome_kind"),
                 runtime().config.options,
+                wish=tracker.get_slot("desired_outcome"),
             )
         labels = [option_label(domain, tracker, option_id) for option_id in offered]
         numbered = "\n".join(f"{number}. {label}" for number, label in enumerate(labels, start=1))
@@ -42,4 +44,4 @@ class ActionAskChosenOption(Action):
             for option_id, label in zip(offered, labels)
         ]
         dispatcher.utter_message(response="utter_ask_chosen_option", options_list=numbered, buttons=buttons)
-        return [SlotSet("offered_options", offered)]
+        return [SlotSet("offered_options", offered)] + record_ask(tracker, ("chosen_option",))

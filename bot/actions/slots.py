@@ -9,7 +9,7 @@ INTAKE_SLOTS = (
     "customer_name", "complaint_product", "problem_description", "incident_date", "incident_location",
     "order_ref", "people_involved", "impact", "desired_outcome", "desired_outcome_kind", "contact",
     "contact_kind", "chosen_option", "complaint_confirmed", "complaint_category", "category_confidence",
-    "mood", "offered_options",
+    "mood", "offered_options", "asked_slots", "ask_counts", "unparsed_slots",
 )
 
 

@@ -7,6 +7,7 @@ from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
+from bot.actions.questions import record_ask
 from bot.actions.resolution import option_label
 from bot.actions.responses import response_text
 
@@ -41,9 +42,10 @@ class ActionAskComplaintConfirmed(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
         intent = ((tracker.latest_message or {}).get("intent") or {}).get("name")
+        asked = record_ask(tracker, ("complaint_confirmed",))
         if intent == "deny":
             dispatcher.utter_message(response="utter_ask_what_to_change")
-            return []
+            return asked
         not_given = response_text(domain, "utter_value_not_given", tracker)
         values = {
             key: not_given if tracker.get_slot(slot) in MISSING_VALUES else _shorten(str(tracker.get_slot(slot)))
@@ -56,4 +58,4 @@ class ActionAskComplaintConfirmed(Action):
             {"title": response_text(domain, "utter_button_change", tracker), "payload": "/deny"},
         ]
         dispatcher.utter_message(response="utter_complaint_summary", buttons=buttons, **values)
-        return []
+        return asked

@@ -16,7 +16,7 @@ SETTINGS = PROJECT_ROOT / "settings"
 
 @pytest.fixture
 def config_dir(tmp_path: Path) -> Path:
-    for name in ("sla.yml", "options.yml", "triage.yml"):
+    for name in ("sla.yml", "options.yml", "triage.yml", "dialogue.yml"):
         shutil.copy(SETTINGS / name, tmp_path / name)
     return tmp_path
 
@@ -72,7 +72,7 @@ def test_the_config_is_immutable() -> None:
         ("sla.yml", lambda d: d["priorities"].pop("P4"), "priorities.P4"),
         ("options.yml", lambda d: d["options"][0].update(id="Bad Id"), "options[0].id = 'Bad Id'"),
         ("options.yml", lambda d: d["options"][0].update(outcome_kinds=["money"]), "outcome_kinds[0] = 'money'"),
-        ("options.yml", lambda d: d["categories"]["product"].append("teleport"), "categories.product[5] = 'teleport'"),
+        ("options.yml", lambda d: d["categories"]["product"].append("teleport"), "categories.product[6] = 'teleport'"),
         ("options.yml", lambda d: d["categories"].update(billing=["correct_bill", "human_agent"]), "at least"),
         ("options.yml", lambda d: d["categories"]["service"].remove("human_agent"), "must end with 'human_agent'"),
         ("options.yml", lambda d: d["categories"].pop("account"), "categories.account = None: is missing"),
