@@ -43,6 +43,7 @@ SECRETS_DIR = ROOT / "var" / "secrets"
 READY_TIMEOUT_S = 180
 STOP_TIMEOUT_S = 60
 MAX_STARTS_WHILE_WAITING = 3
+WHOLE_NUMBERS = ("RASA_PORT", "RASA_PROCESSES", "ACTION_PORT", "REDIS_PORT", "REDIS_TRACKER_DB", "REDIS_LOCK_DB")
 LOOPBACK = "127.0.0.1"
 WILDCARDS = ("0.0.0.0", "::", "")
 REDIS_HELP = (
@@ -108,6 +109,9 @@ def stack_environment(overrides: dict[str, str] | None = None) -> dict[str, str]
     env.setdefault(
         "ACTION_ENDPOINT_URL", f"http://{connect_host(env['ACTION_HOST'])}:{env['ACTION_PORT']}/webhook"
     )
+    for name in WHOLE_NUMBERS:
+        if not env[name].isdigit():
+            raise StackError(f"{name} must be a whole number, got {env[name]!r}")
     for name in ("RASA_AUTH_TOKEN", "ACTION_TOKEN"):
         if not env.get(name):
             env[name] = stored_secret(name)
@@ -308,10 +312,15 @@ class Stack:
         """The process id of a running program (0 when it is not running)."""
         return int(self.rpc().supervisor.getProcessInfo(program)["pid"])
 
-    def start(self, model: Path) -> None:
-        """Start supervisord with every program and wait until each answers; record the time it took."""
+    def preflight(self) -> bool:
+        """Check what would stop a start (Redis, ports) before anything slow; whether to run a Redis."""
         with_redis = self._needs_redis()
         self._check_ports_free()
+        return with_redis
+
+    def start(self, model: Path) -> None:
+        """Start supervisord with every program and wait until each answers; record the time it took."""
+        with_redis = self.preflight()
         for directory in (self.log_dir, self._state_dir):
             directory.mkdir(parents=True, exist_ok=True)
         config = self.config_path
@@ -404,21 +413,32 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--check", action="store_true", help="only check that Redis answers or can be started")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    stack = Stack(env=stack_environment(), log_dir=ROOT / "var" / "log", run_dir=ROOT / "var" / "run", echo=True)
+    try:
+        stack = Stack(env=stack_environment(), log_dir=ROOT / "var" / "log", run_dir=ROOT / "var" / "run", echo=True)
+    except StackError as exc:
+        print(f"stack: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"stack: cannot keep the generated tokens in {SECRETS_DIR}: {exc}", file=sys.stderr)
+        return 1
     if args.check:
         return check(stack)
     from scripts.train_model import main as train_main, model_path  # imports Rasa: only when running
 
-    if train_main() != 0:
-        return 1
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
+        stack.preflight()
+        if train_main() != 0:
+            return 1
         stack.start(model_path())
         logger.info("ready in %.1f s; REST: %s (POST /webhooks/rest/webhook); logs in var/log/",
                     stack.seconds_to_ready, ", ".join(stack.rasa_urls))
         logger.info("the HTTP API wants ?token=$RASA_AUTH_TOKEN (when unset: the one in var/secrets/rasa_auth_token)")
         logger.info("chat in a terminal with: make chat   (Ctrl-C here stops everything)")
         code = stack.supervisor.wait() if stack.supervisor else 1
+        if code == 0:
+            logger.info("stopped")
+            return 0
         logger.error("supervisord exited with %s; see var/log/supervisord.log", code)
         return 1
     except StackError as exc:
