@@ -15,6 +15,7 @@ supervisor, on their own ports.
 from __future__ import annotations
 
 import argparse
+import ctypes
 import json
 import logging
 import os
@@ -43,6 +44,7 @@ SECRETS_DIR = ROOT / "var" / "secrets"
 READY_TIMEOUT_S = 180
 STOP_TIMEOUT_S = 60
 MAX_STARTS_WHILE_WAITING = 3
+PR_SET_PDEATHSIG = 1
 WHOLE_NUMBERS = ("RASA_PORT", "RASA_PROCESSES", "ACTION_PORT", "REDIS_PORT", "REDIS_TRACKER_DB", "REDIS_LOCK_DB")
 LOOPBACK = "127.0.0.1"
 WILDCARDS = ("0.0.0.0", "::", "")
@@ -135,6 +137,13 @@ def port_in_use(host: str, port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.settimeout(1)
         return probe.connect_ex((connect_host(host), port)) == 0
+
+
+def _stop_with_parent() -> None:
+    """In the child before exec: get SIGTERM when the parent dies (Linux), so a test run or
+    ``make run`` killed with -9 does not leave a stack holding its ports."""
+    if sys.platform == "linux":
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def _conf_value(text: str) -> str:
@@ -334,6 +343,7 @@ class Stack:
         self.supervisor = subprocess.Popen(
             [str(BIN / "supervisord"), "-n", "-c", str(config)], cwd=ROOT, env=self.env,
             stdout=None if self.echo else subprocess.DEVNULL, stderr=subprocess.STDOUT,
+            preexec_fn=_stop_with_parent,
         )
         self.wait_ready(started + READY_TIMEOUT_S)
         self.seconds_to_ready = time.monotonic() - started
