@@ -587,7 +587,8 @@ def _group_answers(
     """Answers to a question that asked for several details, read part by part ("Harold
     Jennings, 07911 402118"; "all 8 on march 1, online, SO-7719034").
 
-    A part holding a bare reference or a recognised place answers that detail; each other
+    A part holding a bare reference or a recognised place answers that detail (the first
+    part names the product when that was asked: "my online account, ..."); each other
     part without a date, reference or contact answers the next detail still missing that
     takes words; "no" or "don't know" answers the last one still missing (people put the
     optional detail last). Returns the answers and whether a part was left unused.
@@ -597,7 +598,8 @@ def _group_answers(
     missing = [slot for slot in asked if slot not in values]
     clauses = _clauses(text, claimed)
     for slot, finder in (("order_ref", lambda c: _bare_ref(c, region)), ("incident_location", lambda c: _location(c, config))):
-        for clause in clauses if slot in missing else ():
+        named_first = "complaint_product" in missing and len(clauses) > 1 and slot == "incident_location"
+        for clause in (clauses[1:] if named_first else clauses) if slot in missing else ():
             value = finder(clause)
             if value:
                 found[slot] = value

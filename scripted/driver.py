@@ -148,10 +148,13 @@ async def _say(
     return replies
 
 
-async def _slots(session: aiohttp.ClientSession, base_url: str, sender_id: str) -> dict[str, Any]:
+async def _slots(
+    session: aiohttp.ClientSession, base_url: str, sender_id: str, api_token: str | None
+) -> dict[str, Any]:
+    params = {"include_events": "NONE"} | ({"token": api_token} if api_token else {})
     async with session.get(
         f"{base_url}/conversations/{sender_id}/tracker",
-        params={"include_events": "NONE"},
+        params=params,
         timeout=aiohttp.ClientTimeout(total=REQUEST_TIMEOUT_S),
     ) as response:
         response.raise_for_status()
@@ -181,9 +184,15 @@ def _answer(customer: dict[str, Any], slots: tuple[str, ...], asked: dict[str, i
 
 
 async def run_scripted_conversation(
-    session: aiohttp.ClientSession, base_url: str, sender_id: str, customer: dict[str, Any]
+    session: aiohttp.ClientSession,
+    base_url: str,
+    sender_id: str,
+    customer: dict[str, Any],
+    api_token: str | None = None,
 ) -> ConversationResult:
-    """Tell the complaint, answer every question, pick a remedy, confirm; stop at the ticket."""
+    """Tell the complaint, answer every question, pick a remedy, confirm; stop at the ticket.
+
+    ``api_token`` opens Rasa's HTTP API, read only when a reply is no known question."""
     result = ConversationResult(sender_id=sender_id)
     replies: list[dict[str, Any]] = []
     for text in customer["opening"]:
@@ -194,7 +203,7 @@ async def run_scripted_conversation(
             result.ticket_number = number
             return result
         if not requested:
-            slots = await _slots(session, base_url, sender_id)
+            slots = await _slots(session, base_url, sender_id, api_token)
             requested = (slots["requested_slot"],) if slots.get("requested_slot") else ()
         buttons = [b for r in replies for b in (r.get("buttons") or [])]
         if requested == ("chosen_option",):

@@ -33,10 +33,11 @@ def post(url: str, body: Any) -> tuple[int, Any]:
     return asyncio.run(go())
 
 
-def slots(url: str, sender: str) -> dict[str, Any]:
+def slots(stack: Stack, url: str, sender: str) -> dict[str, Any]:
     async def go() -> dict[str, Any]:
         async with aiohttp.ClientSession() as session:
-            async with session.get(f"{url}/conversations/{sender}/tracker") as response:
+            tracker_url = f"{url}/conversations/{sender}/tracker"
+            async with session.get(tracker_url, params={"token": stack.api_token}) as response:
                 return (await response.json())["slots"]
     return asyncio.run(go())
 
@@ -77,11 +78,11 @@ def test_malformed_requests_get_a_clear_400(stack: Stack, body: Any) -> None:
     assert answer["error"] == "bad_request" and answer["reason"]
 
 
-def _walk_to(url: str, sender: str, target_slot: str, answers: dict[str, str]) -> None:
+def _walk_to(stack: Stack, url: str, sender: str, target_slot: str, answers: dict[str, str]) -> None:
     status, replies = post(url, {"sender": sender, "message": "My toaster stopped working and the shop won't help"})
     assert_sensible(status, replies)
     for _ in range(15):
-        requested = slots(url, sender)["requested_slot"]
+        requested = slots(stack, url, sender)["requested_slot"]
         if requested == target_slot:
             return
         status, replies = post(url, {"sender": sender, "message": answers.get(requested, "I don't know")})
@@ -91,20 +92,20 @@ def _walk_to(url: str, sender: str, target_slot: str, answers: dict[str, str]) -
 
 def test_a_future_date_is_questioned(stack: Stack) -> None:
     url, sender = stack.rasa_urls[0], "future-date"
-    _walk_to(url, sender, "incident_date", {"customer_name": "Ann", "complaint_product": "a toaster"})
+    _walk_to(stack, url, sender, "incident_date", {"customer_name": "Ann", "complaint_product": "a toaster"})
     status, replies = post(url, {"sender": sender, "message": "next month on the 28th, in 2099"})
     assert_sensible(status, replies)
     assert any(r.get("text") in texts_of("utter_invalid_future_date") for r in replies), replies
-    assert slots(url, sender)["incident_date"] is None
+    assert slots(stack, url, sender)["incident_date"] is None
 
 
 def test_an_impossible_phone_number_is_questioned(stack: Stack) -> None:
     url, sender = stack.rasa_urls[1], "bad-phone"
-    _walk_to(url, sender, "contact", {"customer_name": "Ann", "complaint_product": "a toaster", "incident_date": "yesterday"})
-    status, replies = post(url, {"sender": sender, "message": "+44 12"})
+    _walk_to(stack, url, sender, "customer_name", {})
+    status, replies = post(url, {"sender": sender, "message": "Ann, +44 12"})
     assert_sensible(status, replies)
     assert any(r.get("text") in texts_of("utter_invalid_phone") for r in replies), replies
-    assert slots(url, sender)["contact"] is None
+    assert slots(stack, url, sender)["contact"] is None
 
 
 def test_a_very_long_narrative_is_kept_whole(stack: Stack, e2e_store: TicketStore) -> None:
@@ -114,7 +115,9 @@ def test_a_very_long_narrative_is_kept_whole(stack: Stack, e2e_store: TicketStor
 
     async def go():
         async with aiohttp.ClientSession() as session:
-            return await run_scripted_conversation(session, stack.rasa_urls[0], "long-narrative", customer)
+            return await run_scripted_conversation(
+                session, stack.rasa_urls[0], "long-narrative", customer, stack.api_token
+            )
 
     result = asyncio.run(go())
     assert result.ticket_number, result.transcript
@@ -150,3 +153,35 @@ def test_action_server_down_gets_an_honest_answer(stack_without_actions: Stack) 
     )
     assert_sensible(status, replies)
     assert [reply["text"] for reply in replies] == texts_of("utter_technical_difficulty")
+
+
+def test_a_customer_whose_every_answer_is_unusable_still_gets_a_ticket(
+    stack: Stack, e2e_store: TicketStore
+) -> None:
+    """No question is asked a third time: after the second unusable answer the words are
+    kept for the agent (flagged), or the case goes to a person, and the intake ends."""
+    unusable = "???"
+    customer = {
+        "id": "all-unusable",
+        "opening": ["My toaster stopped working and the shop won't help"],
+        "answers": {slot: unusable for slot in (
+            "customer_name", "contact", "complaint_product", "incident_date", "incident_location", "order_ref",
+            "impact", "people_involved",
+        )},
+        "choose": {"by": "words", "text": unusable},
+    }
+
+    async def go():
+        async with aiohttp.ClientSession() as session:
+            return await run_scripted_conversation(session, stack.rasa_urls[1], "all-unusable", customer, stack.api_token)
+
+    result = asyncio.run(go())
+    assert result.ticket_number, result.transcript
+    assert max(result.asked.values()) <= 2, result.asked
+    ticket = e2e_store.get(result.ticket_number)
+    assert ticket.customer_name.startswith("[unparsed] ???")
+    assert (ticket.contact, ticket.contact_kind) == ("unknown", "unknown")
+    assert ticket.incident_date is None and ticket.incident_date_text.startswith("[unparsed] ???")
+    assert ticket.chosen_option == "human_agent"
+    assert any(text in result.replies for text in texts_of("utter_kept_your_words")), result.transcript
+    assert any(text in result.transcript for text in texts_of("utter_option_to_person")), result.transcript

@@ -52,7 +52,9 @@ def conversations(stack: Stack) -> dict[str, ConversationResult]:
             async def one(index: int, customer: dict) -> ConversationResult:
                 async with limit:
                     url = stack.rasa_urls[index % len(stack.rasa_urls)]
-                    return await run_scripted_conversation(session, url, f"scripted-{customer['id']}", customer)
+                    return await run_scripted_conversation(
+                        session, url, f"scripted-{customer['id']}", customer, stack.api_token
+                    )
             results = await asyncio.gather(*(one(i, c) for i, c in enumerate(CUSTOMERS)))
         return {c["id"]: r for c, r in zip(CUSTOMERS, results)}
 
