@@ -20,7 +20,6 @@ import json
 import logging
 import os
 import secrets
-import shlex
 import shutil
 import signal
 import socket
@@ -37,6 +36,8 @@ from typing import Any
 
 import redis
 from supervisor.xmlrpc import SupervisorTransport
+
+from scripts.supervisor_conf import Program, render, socket_path
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -67,6 +68,7 @@ def stored_secret(name: str, directory: Path = SECRETS_DIR) -> str:
     client that read it once keeps working.
     """
     directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    directory.chmod(0o700)
     path = directory / name.lower()
     try:
         descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -146,37 +148,6 @@ def _stop_with_parent() -> None:
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
-def _conf_value(text: str) -> str:
-    """A value safe in supervisor's ini file, which expands ``%(name)s``."""
-    return text.replace("%", "%%")
-
-
-def _command(*arguments: str | Path) -> str:
-    return _conf_value(" ".join(shlex.quote(str(argument)) for argument in arguments))
-
-
-def _program(name: str, command: str, log_dir: Path, priority: int) -> str:
-    """One supervised process: restarted whenever it exits, its output in ``log_dir/<name>.log``."""
-    return f"""
-[program:{name}]
-command={command}
-directory={_conf_value(str(ROOT))}
-priority={priority}
-autostart=true
-autorestart=true
-startsecs=1
-startretries=5
-stopsignal=TERM
-stopwaitsecs=15
-stopasgroup=true
-killasgroup=true
-redirect_stderr=true
-stdout_logfile={_conf_value(str(log_dir / f"{name}.log"))}
-stdout_logfile_maxbytes=20MB
-stdout_logfile_backups=5
-"""
-
-
 def rasa_ports(env: dict[str, str]) -> list[int]:
     """The Rasa servers' ports: RASA_PROCESSES consecutive ports from RASA_PORT."""
     first = int(env["RASA_PORT"])
@@ -189,60 +160,26 @@ def rasa_urls(env: dict[str, str]) -> list[str]:
     return [f"http://{host}:{port}" for port in rasa_ports(env)]
 
 
-def supervisor_config(
-    env: dict[str, str], model: Path, log_dir: Path, run_dir: Path, *, with_actions: bool, with_redis: bool
-) -> str:
-    """supervisord's configuration for this environment.
-
-    No secret is written here: the tokens reach the programs through supervisord's own
-    environment, which every program inherits.
-    """
-    python = BIN / "python"
-    sections = [
-        f"""[supervisord]
-nodaemon=true
-logfile={_conf_value(str(log_dir / "supervisord.log"))}
-logfile_maxbytes=5MB
-logfile_backups=2
-pidfile={_conf_value(str(run_dir / "supervisord.pid"))}
-childlogdir={_conf_value(str(log_dir))}
-minfds=256
-minprocs=64
-
-[unix_http_server]
-file={_conf_value(str(run_dir / "supervisor.sock"))}
-chmod=0700
-
-[rpcinterface:supervisor]
-supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface
-
-[supervisorctl]
-serverurl=unix://{_conf_value(str(run_dir / "supervisor.sock"))}
-"""
-    ]
+def programs(env: dict[str, str], model: Path, *, with_actions: bool, with_redis: bool) -> list[Program]:
+    """What supervisor runs for this environment: Redis first (when ours), then the action
+    server, then the Rasa servers, each on the interface and port the environment names."""
+    python = str(BIN / "python")
+    chosen = []
     if with_redis:
-        redis_server = shutil.which("redis-server") or "redis-server"
-        sections.append(_program(
-            "redis",
-            _command(redis_server, "--bind", LOOPBACK, "--port", env["REDIS_PORT"], "--save", "", "--appendonly", "no"),
-            log_dir, priority=10,
-        ))
+        chosen.append(Program("redis", (
+            shutil.which("redis-server") or "redis-server", "--bind", LOOPBACK, "--port", env["REDIS_PORT"],
+            "--save", "", "--appendonly", "no",
+        ), priority=10))
     if with_actions:
-        sections.append(_program(
-            "actions",
-            _command(python, "-m", "connectors.action_server",
-                     "--interface", env["ACTION_HOST"], "--port", env["ACTION_PORT"]),
-            log_dir, priority=20,
-        ))
+        chosen.append(Program("actions", (
+            python, "-m", "connectors.action_server", "--interface", env["ACTION_HOST"], "--port", env["ACTION_PORT"],
+        ), priority=20))
     for port in rasa_ports(env):
-        sections.append(_program(
-            f"rasa-{port}",
-            _command(python, "-m", "connectors.rasa_server", "run", "--enable-api",
-                     "--interface", env["RASA_HOST"], "--port", port, "--model", model,
-                     "--endpoints", "endpoints.yml", "--credentials", "credentials.yml"),
-            log_dir, priority=30,
-        ))
-    return "".join(sections)
+        chosen.append(Program(f"rasa-{port}", (
+            python, "-m", "connectors.rasa_server", "run", "--enable-api", "--interface", env["RASA_HOST"],
+            "--port", str(port), "--model", str(model), "--endpoints", "endpoints.yml", "--credentials", "credentials.yml",
+        ), priority=30))
+    return chosen
 
 
 def answers_200(url: str) -> bool:
@@ -314,7 +251,7 @@ class Stack:
 
     def rpc(self) -> Any:
         """supervisord's XML-RPC interface (``supervisor.getProcessInfo(name)`` and the rest)."""
-        socket_url = f"unix://{self._state_dir / 'supervisor.sock'}"
+        socket_url = f"unix://{socket_path(self._state_dir)}"
         return xmlrpc.client.ServerProxy("http://127.0.0.1", transport=SupervisorTransport(None, None, socket_url))
 
     def pid(self, program: str) -> int:
@@ -332,13 +269,10 @@ class Stack:
         with_redis = self.preflight()
         for directory in (self.log_dir, self._state_dir):
             directory.mkdir(parents=True, exist_ok=True)
+        chosen = programs(self.env, model, with_actions=self.with_actions, with_redis=with_redis)
         config = self.config_path
-        config.write_text(supervisor_config(
-            self.env, model, self.log_dir, self._state_dir, with_actions=self.with_actions, with_redis=with_redis
-        ))
-        self.programs = (["redis"] if with_redis else []) + (["actions"] if self.with_actions else []) + [
-            f"rasa-{port}" for port in self.rasa_ports
-        ]
+        config.write_text(render(chosen, directory=ROOT, log_dir=self.log_dir, run_dir=self._state_dir))
+        self.programs = [program.name for program in chosen]
         started = time.monotonic()
         self.supervisor = subprocess.Popen(
             [str(BIN / "supervisord"), "-n", "-c", str(config)], cwd=ROOT, env=self.env,

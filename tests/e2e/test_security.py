@@ -17,7 +17,8 @@ import pytest
 from bot.settings import SettingsError
 from connectors.action_server import token_matches
 from connectors.rasa_server import rasa_arguments
-from scripts.stack import Stack, stack_environment, stored_secret, supervisor_config
+from scripts.stack import Stack, programs, stack_environment, stored_secret
+from scripts.supervisor_conf import render
 
 API_ROUTES = [
     ("GET", "/status"),
@@ -124,10 +125,12 @@ def test_the_defaults_bind_loopback(monkeypatch: pytest.MonkeyPatch, tmp_path: P
     for name in ("RASA_HOST", "ACTION_HOST", "ACTION_ENDPOINT_URL"):
         monkeypatch.delenv(name, raising=False)
     env = stack_environment({"RASA_AUTH_TOKEN": "a" * 20, "ACTION_TOKEN": "b" * 20})
-    config = supervisor_config(env, tmp_path / "model.tar.gz", tmp_path, tmp_path, with_actions=True, with_redis=True)
-    assert config.count("--interface 127.0.0.1") == 1 + int(env["RASA_PROCESSES"])
-    assert "--bind 127.0.0.1" in config
-    assert "0.0.0.0" not in config
+    chosen = programs(env, tmp_path / "model.tar.gz", with_actions=True, with_redis=True)
+    binds = {p.name: p.command[p.command.index("--interface" if "--interface" in p.command else "--bind") + 1]
+             for p in chosen}
+    assert len(binds) == 2 + int(env["RASA_PROCESSES"])
+    assert set(binds.values()) == {"127.0.0.1"}
+    assert "0.0.0.0" not in render(chosen, directory=tmp_path, log_dir=tmp_path, run_dir=tmp_path)
     assert env["ACTION_ENDPOINT_URL"] == f"http://127.0.0.1:{env['ACTION_PORT']}/webhook"
 
 
