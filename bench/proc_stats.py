@@ -1,8 +1,9 @@
 """Resident memory of a process tree, read from /proc (Linux only, no psutil needed).
 
-Why trees: ``rasa run`` and the action server may fork workers (Sanic, multiprocessing),
-and the lead's run script records only the top PIDs in ``var/run/*.pid``. Memory the
-product costs is the sum over those PIDs and every descendant, each counted once.
+Why trees: ``make run`` records only supervisord's PID (``var/run/supervisord.pid``);
+the Rasa servers and the action server are its children, and they may fork workers of
+their own (Sanic, multiprocessing). Memory the product costs is the sum over the recorded
+PIDs and every descendant, each counted once.
 
 Run as a script to print the figure for our processes: ``python bench/proc_stats.py``.
 """
