@@ -136,9 +136,11 @@ def redis_answers(host: str, port: int) -> bool:
 
 def port_in_use(host: str, port: int) -> bool:
     """Whether something already listens on host:port (so our server would fail to bind)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.settimeout(1)
-        return probe.connect_ex((connect_host(host), port)) == 0
+    try:
+        with socket.create_connection((connect_host(host), port), timeout=1):
+            return True
+    except OSError:
+        return False
 
 
 def _stop_with_parent() -> None:

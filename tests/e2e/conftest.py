@@ -19,6 +19,7 @@ from scripts.train_model import model_path
 
 #: Two runs on one machine stay apart with ``E2E_PORT_OFFSET`` (added to 15005/15055) and
 #: ``E2E_REDIS_DBS`` ("tracker,lock"); both default to what a single run needs.
+#: ``E2E_MODEL`` tests another trained model than the one for the current inputs.
 E2E_PORT_OFFSET = int(os.environ.get("E2E_PORT_OFFSET", "0"))
 E2E_REDIS_DBS = tuple(db.strip() for db in os.environ.get("E2E_REDIS_DBS", "13,14").split(","))
 
@@ -42,7 +43,7 @@ def _flush_redis(env: dict[str, str]) -> None:
 
 @pytest.fixture(scope="session")
 def stack(e2e_database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    model = model_path()
+    model = Path(os.environ["E2E_MODEL"]) if os.environ.get("E2E_MODEL") else model_path()
     assert model.exists(), f"no trained model at {model}: run 'make setup' first"
     env = stack_environment(
         {
