@@ -168,7 +168,7 @@ async def start(model: Path | None = None, port: int | None = None, ready_timeou
     log_file = log_path.open("wb")
     started = time.monotonic()
     process = subprocess.Popen(
-        [rasa_executable(), "run", "--enable-api", "--auth-token", token, "-i", LOOPBACK, "-p", str(port),
+        [rasa_executable(), "run", "--enable-api", f"--auth-token={token}", "-i", LOOPBACK, "-p", str(port),
          "-m", str(model)],
         cwd=project_dir(), env=_rasa_env(), stdin=subprocess.DEVNULL, stdout=log_file, stderr=subprocess.STDOUT,
     )
