@@ -12,6 +12,9 @@ import dataclasses
 import json
 import os
 import signal
+import socket
+import subprocess
+import sys
 import time
 import urllib.parse
 import urllib.request
@@ -192,3 +195,28 @@ def test_a_killed_rasa_server_is_restarted_while_the_other_serves(stack: Stack) 
     again = Chat(stack.rasa_urls[0], stack.api_token, other.sender)
     again.answer()
     assert again.form()[0] == "complaint_form"
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.mark.parametrize(
+    "overrides,expected",
+    [
+        ({"REDIS_PORT": "<free>", "PATH": "/nonexistent"}, "apt-get install redis-server"),
+        ({"RASA_PORT": "abc"}, "RASA_PORT must be a whole number, got 'abc'"),
+    ],
+)
+def test_a_stack_that_cannot_start_says_why_in_one_line(overrides: dict[str, str], expected: str) -> None:
+    env = {**os.environ, "PYTHONPATH": str(Path.cwd()), **overrides}
+    if env.get("REDIS_PORT") == "<free>":
+        env["REDIS_PORT"] = str(_free_port())
+    result = subprocess.run(
+        [sys.executable, "-m", "scripts.stack", "--check"], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and expected in lines[0], result.stderr
