@@ -82,6 +82,11 @@ def test_the_config_is_immutable() -> None:
         ("triage.yml", lambda d: d.update(languages=["en", "zh"]), "lexicons.zh"),
         ("triage.yml", lambda d: d["lexicons"]["en"].update(feelings=["sad"]), "lexicons.en.feelings"),
         ("triage.yml", lambda d: d["lexicons"]["en"]["categories"].update(weather=["rain"]), "categories.weather"),
+        ("dialogue.yml", lambda d: d.update(max_asks=0), "max_asks = 0: must be at least 1"),
+        ("dialogue.yml", lambda d: d["groups"][0].append("shoe_size"), "groups[0][2] = 'shoe_size'"),
+        ("dialogue.yml", lambda d: d["questions"].update({"customer_name+impact": "utter_x"}), "no group puts together"),
+        ("dialogue.yml", lambda d: d["after_last_miss"].update(contact="shrug"), "after_last_miss.contact = 'shrug'"),
+        ("dialogue.yml", lambda d: d["after_last_miss"].pop("impact"), "after_last_miss.impact = None: is missing"),
     ],
 )
 def test_a_bad_value_names_file_key_and_value(config_dir: Path, file: str, change, message: str) -> None:
@@ -113,3 +118,14 @@ def test_yaml_booleans_are_not_taken_for_words(config_dir: Path) -> None:
 
     with pytest.raises(DomainConfigError, match=r"wish_cues\[\d+\] = True: expected a non-empty text"):
         load_domain_config(config_dir)
+
+
+def test_the_dialogue_policy_groups_related_details_and_caps_the_asks() -> None:
+    dialogue = load_domain_config(SETTINGS).dialogue
+
+    assert dialogue.max_asks == 2
+    assert ("customer_name", "contact") in dialogue.groups
+    assert dialogue.questions[("customer_name", "contact")] == "utter_ask_name_and_contact"
+    assert dialogue.only_with == {"people_involved": "impact"}
+    assert dialogue.after_last_miss["chosen_option"] == "offer_person"
+    assert "card ending" in dialogue.reference_labels

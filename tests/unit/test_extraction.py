@@ -23,7 +23,9 @@ def config() -> DomainConfig:
     return load_domain_config(PROJECT_ROOT / "settings")
 
 
-def extract(config: DomainConfig, text: str, requested: str | None = None, free_text: bool = True) -> Extraction:
+def extract(
+    config: DomainConfig, text: str, requested: str | None = None, free_text: bool = True, asked_with: tuple = ()
+) -> Extraction:
     return extract_fields(
         text,
         now=NOW,
@@ -32,6 +34,8 @@ def extract(config: DomainConfig, text: str, requested: str | None = None, free_
         config=config.triage,
         phone_region="GB",
         languages=list(config.triage.languages),
+        asked_with=asked_with,
+        dialogue=config.dialogue,
     )
 
 
@@ -317,3 +321,101 @@ def test_values_are_never_empty(config: DomainConfig) -> None:
 )
 def test_ticket_numbers(text: str, expected: str | None) -> None:
     assert find_ticket_number(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("answer", "expected"),
+    [
+        ("GR-88210457", "GR-88210457"),
+        ("it's INV-7781-0903", "INV-7781-0903"),
+        ("R-0328-5521", "R-0328-5521"),
+        ("SO-7719034", "SO-7719034"),
+        ("WEB-20914477 is one of them", "WEB-20914477"),
+        ("card ending 4471", "4471"),
+        ("loan account ending 8830", "8830"),
+        ("88210457", "88210457"),
+        ("loan 0047-221-983", "0047-221-983"),
+    ],
+)
+def test_references_in_real_formats_answer_the_reference_question(config: DomainConfig, answer: str, expected: str) -> None:
+    assert extract(config, answer, "order_ref").values["order_ref"] == expected
+
+
+@pytest.mark.parametrize(
+    ("narrative", "expected"),
+    [
+        ("My order GR-88210457 never came and nobody answers", "GR-88210457"),
+        ("Policy HX-220918. Water damage from the 9th.", "HX-220918"),
+        ("You charged my card ending 4471 twice last week", "4471"),
+        ("Invoice INV-7781-0903 shows a fee I never agreed to", "INV-7781-0903"),
+    ],
+)
+def test_references_in_real_formats_are_found_in_a_narrative(config: DomainConfig, narrative: str, expected: str) -> None:
+    assert extract(config, narrative).values["order_ref"] == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "requested", "expected"),
+    [
+        ("all 8 on march 1", "incident_date", "2026-03-01"),
+        ("they charged me twice on my 1 October statement", None, "2026-10-01"),
+        ("I've been overcharged since the April 1 bill", None, "2026-04-01"),
+        ("last week, the Leicester store, no", "incident_date", "2026-11-17"),
+    ],
+)
+def test_dates_inside_phrases_are_found(config: DomainConfig, text: str, requested: str | None, expected: str) -> None:
+    assert extract(config, text, requested).values["incident_date"] == expected
+
+
+def test_a_bare_phone_number_is_the_contact_whatever_was_asked(config: DomainConfig) -> None:
+    result = extract(config, "07911 123456", "impact")
+    assert (result.values["contact"], result.values["contact_kind"]) == ("+447911123456", "phone")
+    assert "impact" not in result.values
+
+
+def test_a_remedy_opening_a_clause_is_the_wish(config: DomainConfig) -> None:
+    result = extract(config, "My broadband has been down for three days, refund the delivery charge")
+    assert result.values["complaint_product"] == "broadband"
+    assert result.values["desired_outcome"] == "refund the delivery charge"
+    assert result.values["desired_outcome_kind"] == "refund"
+
+
+@pytest.mark.parametrize(
+    ("asked", "answer", "expected"),
+    [
+        (("customer_name", "contact"), "Harold Jennings, 07912 402118",
+         {"customer_name": "Harold Jennings", "contact": "+447912402118", "contact_kind": "phone"}),
+        (("customer_name", "contact"), "Ahmed, I'd rather not give that", {"customer_name": "Ahmed", "contact": "none"}),
+        (("complaint_product", "incident_date", "incident_location", "order_ref"),
+         "homeware order: 2 candles, a photo frame, a kids' jigsaw, on the 21st, your website, INV-7781-0903",
+         {"complaint_product": "homeware order: 2 candles, a photo frame, a kids' jigsaw", "incident_date": "2026-11-21",
+          "incident_location": "website", "order_ref": "INV-7781-0903"}),
+        (("complaint_product", "incident_date", "incident_location", "order_ref"),
+         "my online account, this morning, the website, don't have one",
+         {"complaint_product": "online account", "incident_date": "2026-11-24", "incident_location": "website",
+          "order_ref": "unknown"}),
+        (("incident_date", "incident_location", "order_ref"), "all 8 on march 1, online, SO-7719034",
+         {"incident_date": "2026-03-01", "incident_location": "online", "order_ref": "SO-7719034"}),
+        (("incident_date", "incident_location", "order_ref"), "3 days ago, the Elm Street branch",
+         {"incident_date": "2026-11-21", "incident_location": "Elm Street branch", "order_ref": "unknown"}),
+        (("impact", "people_involved"), "not much, but it's the principle, no",
+         {"impact": "not much, but it's the principle", "people_involved": "none"}),
+        (("impact", "people_involved"), "I lost $500 I needed for bills, the branch manager",
+         {"impact": "I lost $500 I needed for bills", "people_involved": "the branch manager"}),
+        (("impact", "people_involved"), "my son spent a night in hospital",
+         {"impact": "my son spent a night in hospital", "people_involved": "unknown"}),
+    ],
+)
+def test_an_answer_to_a_grouped_question_fills_each_detail(
+    config: DomainConfig, asked: tuple, answer: str, expected: dict
+) -> None:
+    result = extract(config, answer, asked[0], asked_with=asked[1:])
+    assert {slot: result.values.get(slot) for slot in expected} == expected
+    assert result.problems == {}
+
+
+def test_a_part_of_a_grouped_answer_that_is_no_date_is_reported(config: DomainConfig) -> None:
+    result = extract(config, "it's been going on since the start of the year, over the phone, ending 8830",
+                     "incident_date", asked_with=("incident_location", "order_ref"))
+    assert result.problems == {"incident_date": "unparsable_date"}
+    assert (result.values["incident_location"], result.values["order_ref"]) == ("phone", "8830")

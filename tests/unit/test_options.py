@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bot.domain_config import CATEGORIES, OUTCOME_KINDS, DomainConfig, OptionCatalogue, load_domain_config
-from bot.options import match_option, offer_options
+from bot.options import match_option, named_option, offer_options, turns_down
 from bot.settings import PROJECT_ROOT
 
 
@@ -94,3 +94,48 @@ def test_match_option_only_returns_offered_ids(catalogue: OptionCatalogue) -> No
 
     assert match_option("refund", offered, catalogue) is None
     assert match_option("unlock it please", offered, catalogue) == "restore_access"
+
+
+@pytest.mark.parametrize("category", CATEGORIES)
+def test_a_call_back_is_offered_in_every_category(catalogue: OptionCatalogue, category: str) -> None:
+    offered = offer_options(category, None, catalogue)
+    assert "callback" in offered or "supervisor_call" in offered
+    assert "callback" in catalogue.for_category(category)
+
+
+@pytest.mark.parametrize("category", CATEGORIES)
+@pytest.mark.parametrize(
+    ("wish", "kind", "first"),
+    [
+        ("I want a replacement", "replacement", "replacement"),
+        ("please repair it", "repair", "repair"),
+        ("send an engineer out to fix the line", "other", "engineer_visit"),
+        ("just call me back", "other", "supervisor_call"),
+    ],
+)
+def test_the_wish_comes_first_in_any_category(
+    catalogue: OptionCatalogue, category: str, wish: str, kind: str, first: str
+) -> None:
+    offered = offer_options(category, kind, catalogue, wish=wish)
+    assert offered[0] == first
+    assert offered[-1] == "human_agent"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("replacement, please", "replacement"), ("can you send an engineer", "engineer_visit"), ("a person", None),
+     ("banana", None)],
+)
+def test_an_option_named_outright_is_found_in_the_whole_catalogue(
+    catalogue: OptionCatalogue, text: str, expected: str | None
+) -> None:
+    assert named_option(text, catalogue) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("none of those, I want an engineer and money off", True), ("Neither, thanks", True),
+     ("the first one", False), ("refund", False)],
+)
+def test_turning_the_options_down_is_recognised(catalogue: OptionCatalogue, text: str, expected: bool) -> None:
+    assert turns_down(text, catalogue) is expected
