@@ -17,6 +17,7 @@ from typing import Any
 import aiohttp
 import pytest
 
+from bot.filing import UNPARSED_MARK
 from bot.tickets import TicketRecord, TicketStore
 from scripted.driver import ConversationResult, expected_date, load_customers, run_scripted_conversation
 from scripts.stack import Stack
@@ -77,6 +78,15 @@ def _matches(field: str, actual: Any, expected: Any, today: Any) -> bool:
     return actual is not None and actual not in PLACEHOLDERS and expected.lower() in str(actual).lower()
 
 
+def _kind_of(contact: str | None) -> str | None:
+    """The contact_kind a stored contact must carry."""
+    if contact in PLACEHOLDERS or contact is None:
+        return contact
+    if contact.startswith(UNPARSED_MARK):
+        return "unparsed"
+    return "email" if "@" in contact else "phone"
+
+
 def _percentile(values: list[int], fraction: float) -> float:
     """Nearest-rank percentile: the value at or below which ``fraction`` of the values lie."""
     ordered = sorted(values)
@@ -113,6 +123,7 @@ def test_customer_ends_with_a_correct_ticket(
     assert not wrong, f"{wrong}\n{result.transcript}"
     for field in FIVE_W_ONE_H:
         assert getattr(ticket, field), f"{field} is empty in {ticket}"
+    assert ticket.contact_kind == _kind_of(ticket.contact), (ticket.contact, ticket.contact_kind)
     assert customer["opening"][0] in ticket.narrative
     assert ticket.chosen_option in ticket.offered_options
     assert "human_agent" in ticket.offered_options
