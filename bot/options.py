@@ -106,6 +106,16 @@ def turns_down(text: str, catalogue: OptionCatalogue) -> bool:
     return bool(pattern and pattern.match((text or "").strip(_EDGES)))
 
 
+def wish_after_refusal(text: str, catalogue: OptionCatalogue) -> str:
+    """The wish in an answer that turns the options down: "none of those, I want an
+    engineer" wishes "I want an engineer"; the whole answer when nothing follows."""
+    stripped = " ".join((text or "").split()).strip(_EDGES)
+    pattern = phrase_pattern(catalogue.choice_words.rejections)
+    match = pattern.match(stripped) if pattern else None
+    rest = stripped[match.end():].strip(_EDGES) if match else stripped
+    return rest or stripped
+
+
 def match_option(text: str, offered: list[str], catalogue: OptionCatalogue) -> str | None:
     """Which offered option the answer picks: its id, its position, or its keywords; else None."""
     text = (text or "").strip()

@@ -25,7 +25,7 @@ from bot.actions.runtime import runtime
 from bot.domain_config import DialoguePolicy
 from bot.dialogue import FILE_AS_IS, KEEP_WORDS, after_last_miss, is_last_ask, not_worth_asking
 from bot.extraction import find_phrases, extract_fields, lexicon_key
-from bot.options import match_option, named_option, turns_down
+from bot.options import match_option, named_option, turns_down, wish_after_refusal
 from bot.transcript import latest_user_time
 from bot.triage import mood_for, score_emotion
 
@@ -423,8 +423,8 @@ class ValidateComplaintForm(FormValidationAction):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict, text: str
     ) -> list[EventType]:
         """A remedy outside the list is recorded as the customer's wish and offered to a person."""
-        values, _ = _extract_fields(tracker, text, ("desired_outcome",), accept_free_text=True)
-        wish = " ".join(text.split())
+        wish = wish_after_refusal(text, runtime().config.options)
+        values, _ = _extract_fields(tracker, wish, ("desired_outcome",), accept_free_text=True)
         dispatcher.utter_message(response="utter_wish_to_person", wish=wish)
         offered = list(tracker.get_slot("offered_options") or [])
         return [

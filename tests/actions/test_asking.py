@@ -142,7 +142,7 @@ async def test_a_wish_outside_the_options_goes_to_a_person(action_runtime, make_
                            {"requested_slot": "chosen_option", "offered_options": ["formal_apology_review", "human_agent"],
                             "ask_counts": {"chosen_option": 1}})
     assert slots["chosen_option"] == "human_agent"
-    assert slots["desired_outcome"] == answer
+    assert slots["desired_outcome"] == "I want an engineer and money off"
     assert dispatcher.messages[0]["response"] == "utter_wish_to_person"
 
 

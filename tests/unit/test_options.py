@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bot.domain_config import CATEGORIES, OUTCOME_KINDS, DomainConfig, OptionCatalogue, load_domain_config
-from bot.options import match_option, named_option, offer_options, turns_down
+from bot.options import match_option, named_option, offer_options, turns_down, wish_after_refusal
 from bot.settings import PROJECT_ROOT
 
 
@@ -139,3 +139,8 @@ def test_an_option_named_outright_is_found_in_the_whole_catalogue(
 )
 def test_turning_the_options_down_is_recognised(catalogue: OptionCatalogue, text: str, expected: bool) -> None:
     assert turns_down(text, catalogue) is expected
+
+
+def test_the_wish_after_turning_the_options_down_is_kept(catalogue: OptionCatalogue) -> None:
+    assert wish_after_refusal("none of those, I want an engineer", catalogue) == "I want an engineer"
+    assert wish_after_refusal("neither", catalogue) == "neither"
