@@ -354,7 +354,7 @@ class ValidateComplaintForm(FormValidationAction):
         requested = asked[0] if asked else None
         long_answer = len(asked) == 1 and len(text.split()) > MAX_ANSWER_WORDS.get(requested or "", len(text.split()))
         accept_free_text = bool(requested) and not is_interruption(intent, confidence, requested) and not long_answer
-        if intent == "correct":
+        if intent == "correct" and len(asked) <= 1:
             values, problems = _extract_fields(tracker, text, asked, accept_free_text=False)
             if values or not accept_free_text:
                 return values, problems

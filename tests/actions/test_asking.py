@@ -97,8 +97,9 @@ async def test_a_real_greeting_is_left_to_the_rules(action_runtime, make_tracker
     assert slots == {}
 
 
-async def test_name_and_contact_come_from_one_answer(action_runtime, make_tracker, dispatcher, domain) -> None:
-    events = [user_event("Harold Jennings, 07912 402118", "inform", timestamp=MESSAGE_TIME)]
+@pytest.mark.parametrize("intent", ["inform", "correct", "greet"])
+async def test_name_and_contact_come_from_one_answer(intent, action_runtime, make_tracker, dispatcher, domain) -> None:
+    events = [user_event("Harold Jennings, 07912 402118", intent, confidence=0.6, timestamp=MESSAGE_TIME)]
     slots = await run_form(make_tracker, dispatcher, domain, events,
                            {"requested_slot": "customer_name", "asked_slots": ["customer_name", "contact"]})
     assert slots == {"customer_name": "Harold Jennings", "contact": "+447912402118", "contact_kind": "phone"}
