@@ -212,6 +212,9 @@ class DialoguePolicy:
     optional: frozenset[str]
     after_last_miss: Mapping[str, str]
     reference_labels: tuple[str, ...]
+    duration_cues: tuple[str, ...]
+    duration_units: Mapping[str, int]
+    duration_numbers: Mapping[str, int]
     not_answers: tuple[str, ...]
 
 
@@ -595,6 +598,9 @@ def _dialogue(node: _Node, languages: tuple[str, ...]) -> DialoguePolicy:
         optional=frozenset(_slot_list(node.get("optional"))),
         after_last_miss=_freeze(behaviours),
         reference_labels=_merged_list(sections, "reference_labels"),
+        duration_cues=_merged_list(sections, "duration_cues"),
+        duration_units=_merged_numbers(sections, "duration_units"),
+        duration_numbers=_merged_numbers(sections, "duration_numbers"),
         not_answers=_merged_list(sections, "not_answers"),
     )
 

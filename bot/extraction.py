@@ -298,8 +298,32 @@ def _month_day(text: str, settings: dict, lexicon: DateLexicon, languages: list[
     return None
 
 
+def _began_ago(text: str, today: date, policy: DialoguePolicy | None) -> tuple[date, str] | None:
+    """When a problem that has lasted a while began: "down for three days" is three days ago."""
+    if policy is None or not policy.duration_units:
+        return None
+    cue = phrase_pattern(policy.duration_cues)
+    amount = phrase_pattern(tuple(policy.duration_numbers))
+    unit = phrase_pattern(tuple(policy.duration_units))
+    if not (cue and unit):
+        return None
+    number = rf"\d{{1,3}}|{amount.pattern}" if amount else r"\d{1,3}"
+    match = re.search(rf"(?:{cue.pattern})\s+({number})\s+({unit.pattern})", text, re.IGNORECASE)
+    if not match:
+        return None
+    count = match.group(1)
+    days = int(count) if count.isdigit() else policy.duration_numbers[lexicon_key(count)]
+    return today - timedelta(days=days * policy.duration_units[lexicon_key(match.group(2))]), match.group()
+
+
 def _incident_date(
-    text: str, now: datetime, lexicon: DateLexicon, languages: list[str], *, requested: bool
+    text: str,
+    now: datetime,
+    lexicon: DateLexicon,
+    languages: list[str],
+    *,
+    requested: bool,
+    policy: DialoguePolicy | None = None,
 ) -> tuple[date, str] | None:
     """The incident date and the words that gave it.
 
@@ -333,7 +357,7 @@ def _incident_date(
             resolved = _resolve_day(phrase, kind, moment.date(), today, lexicon)
             if resolved:
                 return resolved, phrase
-    return _month_day(text, settings, lexicon, languages)
+    return _month_day(text, settings, lexicon, languages) or _began_ago(text, today, policy)
 
 
 # --- who, what, where ----------------------------------------------------------------
@@ -687,7 +711,9 @@ def extract_fields(
             problems["contact"] = "invalid_phone"
     masked = _mask(text, claimed)
 
-    incident = _incident_date(masked, now, config.dates, languages, requested="incident_date" in question)
+    incident = _incident_date(
+        masked, now, config.dates, languages, requested="incident_date" in question, policy=dialogue
+    )
     if incident and incident[0] > now.date():
         problems["incident_date"] = "future_date"
     elif incident:

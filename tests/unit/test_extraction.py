@@ -361,6 +361,8 @@ def test_references_in_real_formats_are_found_in_a_narrative(config: DomainConfi
         ("they charged me twice on my 1 October statement", None, "2026-10-01"),
         ("I've been overcharged since the April 1 bill", None, "2026-04-01"),
         ("last week, the Leicester store, no", "incident_date", "2026-11-17"),
+        ("My broadband has been down for three days", None, "2026-11-21"),
+        ("My laptop has been at your repair centre for 6 weeks.", None, "2026-10-13"),
     ],
 )
 def test_dates_inside_phrases_are_found(config: DomainConfig, text: str, requested: str | None, expected: str) -> None:
