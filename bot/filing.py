@@ -38,6 +38,18 @@ def _incident_date(value: str | None) -> date | None:
         return None
 
 
+def complaint_category(slots: Mapping[str, Any], narrative: str, config: DomainConfig) -> tuple[str, float]:
+    """The category a ticket is filed under, and how sure it is: the one found at the
+    opening, or, when that was no more than "other", the one the whole intake's words show.
+    The options offered are chosen by the same category."""
+    category = _text(slots, "complaint_category")
+    confidence = float(slots.get("category_confidence") or 0.0)
+    if category in (None, "other"):
+        guess = categorize(None, 0.0, narrative, config.triage)
+        return guess.category, guess.confidence
+    return category, confidence
+
+
 def build_draft(
     slots: Mapping[str, Any],
     events: Iterable[Mapping[str, Any]],
@@ -53,11 +65,7 @@ def build_draft(
     events = list(events)
     words = intake_messages(events)
     narrative = "\n".join(words)
-    category = _text(slots, "complaint_category")
-    confidence = float(slots.get("category_confidence") or 0.0)
-    if category in (None, "other"):
-        guess = categorize(None, 0.0, narrative, config.triage)
-        category, confidence = guess.category, guess.confidence
+    category, confidence = complaint_category(slots, narrative, config)
     scores = [score_emotion(text, config.triage) for text in words]
     emotion = conversation_emotion(scores) if scores else 0.0
     assessment = assess(category, emotion, narrative, config.triage)

@@ -12,7 +12,9 @@ from rasa_sdk.types import DomainDict
 from bot.actions.questions import record_ask
 from bot.actions.responses import response_text
 from bot.actions.runtime import runtime
+from bot.filing import complaint_category
 from bot.options import offer_options
+from bot.transcript import intake_messages
 
 
 def option_label(domain: DomainDict, tracker: Tracker, option_id: str) -> str:
@@ -31,11 +33,11 @@ class ActionAskChosenOption(Action):
     ) -> list[EventType]:
         offered = list(tracker.get_slot("offered_options") or [])
         if not offered:
+            config = runtime().config
+            narrative = "\n".join(intake_messages(tracker.events))
+            category, _ = complaint_category(tracker.current_slot_values(), narrative, config)
             offered = offer_options(
-                tracker.get_slot("complaint_category") or "other",
-                tracker.get_slot("desired_outcome_kind"),
-                runtime().config.options,
-                wish=tracker.get_slot("desired_outcome"),
+                category, tracker.get_slot("desired_outcome_kind"), config.options, wish=tracker.get_slot("desired_outcome")
             )
         labels = [option_label(domain, tracker, option_id) for option_id in offered]
         numbered = "\n".join(f"{number}. {label}" for number, label in enumerate(labels, start=1))

@@ -212,3 +212,16 @@ async def test_who_else_is_not_asked_once_the_impact_is_known(
 def test_every_question_of_the_policy_is_a_response(action_runtime, domain) -> None:
     for response in action_runtime.config.dialogue.questions.values():
         assert response in domain["responses"], response
+
+
+async def test_options_follow_the_category_the_ticket_will_have(action_runtime, make_tracker, dispatcher, domain) -> None:
+    from bot.actions.resolution import ActionAskChosenOption
+    from tests.actions.events import action_event
+
+    story = "The cashier at your Leeds store was unbelievably rude to me and the staff just laughed"
+    tracker = make_tracker([user_event(story, "complain_other", confidence=0.3),
+                            action_event("action_acknowledge_complaint")],
+                           slots={"complaint_category": "other", "requested_slot": "chosen_option"})
+    events = await ActionAskChosenOption().run(dispatcher, tracker, domain)
+    offered = {e["name"]: e["value"] for e in events}["offered_options"]
+    assert offered[0] == "formal_apology_review"
