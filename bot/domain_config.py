@@ -164,6 +164,7 @@ class ExtractionLexicon:
     name_cues: tuple[str, ...]
     narrative_name_cues: tuple[str, ...]
     not_names: tuple[str, ...]
+    not_people: tuple[str, ...]
     product_verbs: tuple[str, ...]
     product_states: tuple[str, ...]
     determiners: tuple[str, ...]

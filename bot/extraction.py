@@ -92,6 +92,12 @@ def find_phrases(text: str, phrases: Iterable[str]) -> list[re.Match[str]]:
     return list(pattern.finditer(text)) if pattern else []
 
 
+def without_phrases(text: str, phrases: Iterable[str]) -> str:
+    """``text`` with every lexicon match blanked out, so a longer phrase that merely contains
+    a cue word ("cashier's check", "food court") cannot be read as that cue."""
+    return _mask(text, (match.span() for match in find_phrases(text, phrases)))
+
+
 def _mask(text: str, spans: Iterable[tuple[int, int]]) -> str:
     """Blank out spans already claimed (references, phones, emails) so no other slot reads them."""
     chars = list(text)
@@ -459,7 +465,7 @@ def _people(text: str, config: TriageConfig) -> str | None:
     pattern = re.compile(rf"{prefix}(?:{roles.pattern})s?\b", re.IGNORECASE)
     stop = set(config.extraction.stop_words)
     found: dict[str, str] = {}
-    for match in pattern.finditer(text):
+    for match in pattern.finditer(without_phrases(text, config.extraction.not_people)):
         words = match.group().split()
         if len(words) > 2 and words[1].lower() in stop:
             words = words[2:]

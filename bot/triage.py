@@ -16,7 +16,7 @@ from functools import lru_cache
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
 from bot.domain_config import CATEGORIES, SEVERITIES, SlaConfig, TriageConfig
-from bot.extraction import find_phrases
+from bot.extraction import find_phrases, without_phrases
 
 COMPLAINT_INTENT_PREFIX = "complain_"
 DEFAULT_CATEGORY = "other"
@@ -184,14 +184,6 @@ def _more_severe(first: str, second: str) -> str:
     return max(first, second, key=SEVERITIES.index)
 
 
-def _without_near_misses(text: str, config: TriageConfig) -> str:
-    """The text with everyday phrases that merely contain an escalator word blanked out."""
-    chars = list(text)
-    for match in find_phrases(text, config.not_escalating):
-        chars[match.start():match.end()] = " " * (match.end() - match.start())
-    return "".join(chars)
-
-
 def assess(category: str, emotion: float, text: str, config: TriageConfig) -> Assessment:
     """Severity from the category and safety/legal/fraud/vulnerability cues; priority adds emotion.
 
@@ -199,7 +191,7 @@ def assess(category: str, emotion: float, text: str, config: TriageConfig) -> As
     near-miss phrases of ``not_escalating`` are removed before the escalators are read.
     """
     severity = config.category_base_severity.get(category, SEVERITIES[0])
-    cues = _without_near_misses(text, config)
+    cues = without_phrases(text, config.not_escalating)
     for group, phrases in config.escalators.items():
         if find_phrases(cues, phrases):
             severity = _more_severe(severity, config.escalator_severity[group])

@@ -221,8 +221,11 @@ def test_products_in_the_narrative(config: DomainConfig, text: str, expected: st
     assert extract(config, text).values["complaint_product"] == expected
 
 
-def test_generic_words_are_not_products(config: DomainConfig) -> None:
-    assert "complaint_product" not in extract(config, "my parcel never arrived").values
+@pytest.mark.parametrize(
+    "text", ["my parcel never arrived", "I purchased something and got charged a fee", "I received the funds late"]
+)
+def test_generic_words_are_not_products(config: DomainConfig, text: str) -> None:
+    assert "complaint_product" not in extract(config, text).values
 
 
 @pytest.mark.parametrize(
@@ -242,6 +245,13 @@ def test_people_are_named_with_their_phrase(config: DomainConfig) -> None:
     result = extract(config, "the delivery driver threw it over the fence")
 
     assert result.values["people_involved"] == "the delivery driver"
+
+
+@pytest.mark.parametrize(
+    "text", ["I deposited a cashiers check and the bank put it on hold", "they asked for my driver's licence twice"]
+)
+def test_things_named_after_a_role_are_no_person(config: DomainConfig, text: str) -> None:
+    assert "people_involved" not in extract(config, text).values
 
 
 def test_impact_phrase_in_the_narrative(config: DomainConfig) -> None:
