@@ -47,9 +47,14 @@ def customer_time(moment: datetime, rt: Runtime) -> str:
 
 
 def _customer_type(rt: Runtime, channel: str, sender_id: str) -> str:
+    """``new`` or ``returning``; the schema is ensured first, so a store that was never
+    migrated reads as empty (a new customer) rather than as an error."""
     try:
+        if not rt.ensure_schema():
+            return "unknown"
         return "returning" if rt.store.find_by_sender(channel, sender_id) else "new"
     except Exception:
+        logger.exception("customer type unknown: the ticket store did not answer")
         return "unknown"
 
 

@@ -132,6 +132,17 @@ async def test_a_ticket_that_cannot_be_written_is_spooled_and_the_customer_told(
         runtime.cache_clear()
 
 
+async def test_the_first_ticket_on_a_new_store_is_a_new_customer_and_the_next_a_returning_one(
+    action_runtime, make_tracker, domain
+) -> None:
+    tracker = make_tracker([user_event(OPENING, "complain_product"), action_event("action_acknowledge_complaint")], FILLED)
+    numbers = [
+        slot_events(await ActionCreateTicket().run(CollectingDispatcher(), tracker, domain))["ticket_number"]
+        for _ in range(2)
+    ]
+    assert [action_runtime.store.get(number).customer_type for number in numbers] == ["new", "returning"]
+
+
 async def test_the_status_of_a_filed_ticket_is_read_from_the_store(
     action_runtime, make_tracker, domain
 ) -> None:
