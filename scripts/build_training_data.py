@@ -352,7 +352,7 @@ def heldout_sources() -> set[str]:
 # --- training data ---------------------------------------------------------------------
 
 #: At most this many public examples per intent, so training stays a few minutes.
-MAX_PER_INTENT = {"banking77": 90, "cfpb": 90}
+MAX_PER_INTENT = {"banking77": 150, "cfpb": 150}
 TRAINING_MAX_WORDS = 250
 NEUTRAL_INTENT = "out_of_scope"
 
