@@ -4,7 +4,12 @@ Usage: ``python bench/message_cost.py [--repeat 200]``
 
 Prints medians (milliseconds or microseconds per call) for:
 - NLU: parsing one message with our model and with the reference (``rasa init`` moodbot,
-  Rasa's default TensorFlow pipeline), on the same customer messages;
+  Rasa's default TensorFlow pipeline), on the same customer messages, and ours again on
+  the same messages (their embeddings now cached);
+- the sentence-embedding featurizer alone (``nlu.encoder``), mean per message: one call
+  per message with no cache, one batch of all (as at training), a cache hit, and how often the
+  scripted customers' own messages repeat (the cache's hit rate on them), each with one
+  and with two OpenMP threads (a fresh process per thread count: OpenMP fixes it once);
 - the two Rasa hot spots ``connectors/rasa_speedups.py`` replaces, before and after;
 - the Redis tracker store: saving and reading back a conversation of 50, 150 and 300 events
   (its cost grows with the conversation, since Rasa stores the tracker as one JSON blob).
@@ -15,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import multiprocessing
 import os
 import statistics
 import sys
@@ -46,8 +52,11 @@ def timed(call: Callable[[], object], repeat: int) -> float:
     return median_of(samples)
 
 
-async def parse_cost(model: Path, texts: list[str]) -> float:
-    """Median seconds to parse one message with ``model``."""
+async def parse_cost(model: Path, texts: list[str], passes: int = 1) -> list[float]:
+    """Median seconds to parse one message with ``model``, for each pass over ``texts``.
+
+    A second pass shows what a repeated message costs (our embeddings come from the cache).
+    """
     import logging
 
     from rasa.core.agent import Agent
@@ -57,12 +66,63 @@ async def parse_cost(model: Path, texts: list[str]) -> float:
 
     agent = Agent.load(str(model))
     await agent.parse_message("warm up")
-    samples = []
-    for text in texts:
+    medians = []
+    for _ in range(passes):
+        samples = []
+        for text in texts:
+            started = time.perf_counter()
+            await agent.parse_message(text)
+            samples.append(time.perf_counter() - started)
+        medians.append(median_of(samples))
+    return medians
+
+
+def featurizer_costs(texts: list[str], threads: int) -> dict[str, float]:
+    """Mean seconds per message of the embedding featurizer's encoder with ``threads`` threads.
+
+    Means, not medians, so that one call per message, one batch of all of them and
+    cache hits compare on the same messages. Called in a fresh process per thread
+    count: OpenMP reads its thread count once.
+    """
+    from bot.settings import embedding_model_path
+    from nlu.encoder import SentenceEncoder, resolve_model_path
+
+    path = resolve_model_path(embedding_model_path())
+    uncached = SentenceEncoder(path, threads=threads, cache_size=0)
+    cached = SentenceEncoder(path, threads=threads, cache_size=len(texts))
+    uncached.encode(["warm up"])
+    cached.encode(texts)
+
+    def per_message(call: Callable[[], object]) -> float:
         started = time.perf_counter()
-        await agent.parse_message(text)
-        samples.append(time.perf_counter() - started)
-    return median_of(samples)
+        call()
+        return (time.perf_counter() - started) / len(texts)
+
+    return {
+        "single": per_message(lambda: [uncached.encode([text]) for text in texts]),
+        "batched": per_message(lambda: uncached.encode(texts)),
+        "cached": per_message(lambda: [cached.encode([text]) for text in texts]),
+    }
+
+
+def cache_hit_rate(texts: list[str]) -> float:
+    """Share of messages that repeat an earlier one when every text is sent once, in order."""
+    seen: set[str] = set()
+    repeats = 0
+    for text in texts:
+        repeats += text in seen
+        seen.add(text)
+    return repeats / len(texts) if texts else 0.0
+
+
+def featurizer_costs_by_threads(texts: list[str], thread_counts: tuple[int, ...] = (1, 2)) -> dict[int, dict[str, float]]:
+    """:func:`featurizer_costs` for each thread count, each in a process of its own."""
+    context = multiprocessing.get_context("spawn")
+    costs = {}
+    for threads in thread_counts:
+        with context.Pool(1) as pool:
+            costs[threads] = pool.apply(featurizer_costs, (texts, threads))
+    return costs
 
 
 def hot_spot_costs(repeat: int) -> list[tuple[str, float, float]]:
@@ -128,11 +188,19 @@ def main() -> int:
     texts = [text for customer in load_customers() for text in customer["opening"]]
     texts += [str(answer) for customer in load_customers() for answer in (customer.get("answers") or {}).values()]
     reference = reference_bot.build()
-    ours_s = asyncio.run(parse_cost(ours, texts))
-    reference_s = asyncio.run(parse_cost(reference, texts))
+    ours_s, ours_repeated_s = asyncio.run(parse_cost(ours, texts, passes=2))
+    (reference_s,) = asyncio.run(parse_cost(reference, texts))
     print(f"NLU parse, median per message over {len(texts)} customer messages")
     print(f"  reference (Rasa default pipeline): {reference_s * 1000:7.2f} ms")
-    print(f"  ours (n-grams + logistic regression): {ours_s * 1000:7.2f} ms   ratio ours/reference {ours_s / reference_s:.2f}")
+    print(f"  ours (n-grams + sentence embedding + logistic regression): {ours_s * 1000:7.2f} ms"
+          f"   ratio ours/reference {ours_s / reference_s:.2f}")
+    print(f"  ours, the same messages again (embeddings cached): {ours_repeated_s * 1000:7.2f} ms")
+    print("Sentence-embedding featurizer (multilingual-e5-small, 4-bit), mean ms per message")
+    print(f"  {'threads':>7s} {'one call each':>14s} {'one batch':>10s} {'cache hit':>10s}")
+    for threads, cost in featurizer_costs_by_threads(texts).items():
+        print(f"  {threads:7d} {cost['single'] * 1000:14.2f} {cost['batched'] * 1000:10.2f} {cost['cached'] * 1000:10.4f}")
+    print(f"  repeated messages among the scripted customers' {len(texts)}: {cache_hit_rate(texts):.0%} "
+          "(served from the cache)")
     print("Rasa hot spots per call, Rasa's own code vs connectors/rasa_speedups.py")
     for name, before, after in hot_spot_costs(args.repeat):
         print(f"  {name:28s} {before * 1e6:9.1f} µs -> {after * 1e6:7.1f} µs   ({before / after:.0f}x)")

@@ -57,12 +57,21 @@ class SentenceEmbeddingFeaturizer(DenseFeaturizer, GraphComponent):
 
     @staticmethod
     def get_default_config() -> dict[str, Any]:
-        """Threads per process, embeddings kept in memory, and the features' scale.
+        """Threads per process, embeddings kept in memory, text length read, the features' scale.
 
-        ``scale`` multiplies the unit-length embedding: the classifier's L2 penalty is
-        fixed, so the scale sets how much the embedding counts against the n-grams.
+        ``max_chars``: only the start of a long message is embedded (the cost grows with
+        its length, and what a complaint is about comes first); the n-grams still read
+        all of it. ``scale`` multiplies the unit-length embedding: the classifier's L2
+        penalty is fixed, so the scale sets how much the embedding counts against the
+        n-grams.
         """
-        return {**DenseFeaturizer.get_default_config(), "threads": 1, "cache_size": 4096, "scale": 1.0}
+        return {
+            **DenseFeaturizer.get_default_config(),
+            "threads": 1,
+            "cache_size": 4096,
+            "max_chars": 512,
+            "scale": 1.0,
+        }
 
     @staticmethod
     def required_packages() -> list[str]:
@@ -74,6 +83,8 @@ class SentenceEmbeddingFeaturizer(DenseFeaturizer, GraphComponent):
         """Reject settings that cannot work, naming the key."""
         if int(config["threads"]) < 1:
             raise InvalidConfigException("SentenceEmbeddingFeaturizer: 'threads' must be at least 1")
+        if int(config["max_chars"]) < 1:
+            raise InvalidConfigException("SentenceEmbeddingFeaturizer: 'max_chars' must be at least 1")
         if int(config["cache_size"]) < 0:
             raise InvalidConfigException("SentenceEmbeddingFeaturizer: 'cache_size' must not be negative")
         if float(config["scale"]) <= 0:
@@ -92,6 +103,7 @@ class SentenceEmbeddingFeaturizer(DenseFeaturizer, GraphComponent):
         self._model_storage = model_storage
         self._resource = resource
         self._scale = float(self._config["scale"])
+        self._max_chars = int(self._config["max_chars"])
         model_path = resolve_model_path(embedding_model_path())
         self.identity = model_identity(model_path)
         if trained_identity is not None and trained_identity != self.identity:
@@ -147,6 +159,7 @@ class SentenceEmbeddingFeaturizer(DenseFeaturizer, GraphComponent):
         with_text = [message for message in messages if isinstance(message.get(TEXT), str)]
         if not with_text:
             return
-        vectors = self.encoder.encode([message.get(TEXT) for message in with_text]) * self._scale
+        texts = [message.get(TEXT)[: self._max_chars] for message in with_text]
+        vectors = self.encoder.encode(texts) * self._scale
         for message, vector in zip(with_text, vectors):
             self.add_features_to_message(None, vector[np.newaxis, :], TEXT, message)

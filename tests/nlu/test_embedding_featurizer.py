@@ -110,7 +110,16 @@ def test_a_bad_model_path_stops_the_component_with_a_clear_error(storage: LocalM
         _trained(storage)
 
 
-@pytest.mark.parametrize("key, value", [("threads", 0), ("cache_size", -1), ("scale", 0.0)])
+def test_only_the_start_of_a_long_message_is_embedded(storage: LocalModelStorage) -> None:
+    featurizer, _ = _trained(storage, {"max_chars": 24})
+    opening = "my parcel never arrived"
+    np.testing.assert_array_equal(
+        _sentence_features(featurizer, opening + " " + "and nobody answers the phone " * 200),
+        _sentence_features(featurizer, opening + " "),
+    )
+
+
+@pytest.mark.parametrize("key, value", [("threads", 0), ("cache_size", -1), ("max_chars", 0), ("scale", 0.0)])
 def test_unusable_settings_are_rejected(storage: LocalModelStorage, key: str, value: float) -> None:
     with pytest.raises(InvalidConfigException, match=key):
         _trained(storage, {key: value})
