@@ -200,13 +200,18 @@ def _write_csv(path: Path, fieldnames: Sequence[str], rows: Iterable[dict[str, s
 
 
 def excerpt_banking77(train: Path, test: Path, banned: frozenset[str]) -> list[dict[str, str]]:
-    """Mapped Banking77 rows of both splits, evaluation texts dropped, numbered per split."""
+    """Mapped Banking77 rows of both splits, evaluation texts dropped, numbered per split.
+
+    The row keeps our category, not the upstream label: a label name such as
+    "pending_transfer" normalises to an evaluation text, and none may be in the repository.
+    The line number leads back to the upstream row and its label.
+    """
     rows = []
     for split, path in (("train", train), ("test", test)):
         for number, row in enumerate(_read_csv(path), start=2):
             text = " ".join(row["text"].split())
             if row["category"] in BANKING77 and text_hash(text) not in banned:
-                rows.append({"split": split, "line": str(number), "label": row["category"], "text": text})
+                rows.append({"split": split, "line": str(number), "category": BANKING77[row["category"]], "text": text})
     return rows
 
 
@@ -243,7 +248,7 @@ def _cfpb_split(complaint_id: str, words: int) -> str:
 def source_rows() -> list[SourceRow]:
     """Every excerpt row with its category and split (Banking77 test and 1 CFPB id in 4 held out)."""
     rows = [
-        SourceRow("banking77", f"{r['split']}:{r['line']}", r["text"], BANKING77[r["label"]],
+        SourceRow("banking77", f"{r['split']}:{r['line']}", r["text"], r["category"],
                   "heldout" if r["split"] == "test" else "train")
         for r in _read_csv(SOURCES / "banking77.csv")
     ]
@@ -440,7 +445,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.step == "excerpt":
         banking = excerpt_banking77(args.banking77_train, args.banking77_test, banned)
         cfpb = excerpt_cfpb(args.cfpb, banned)
-        print("banking77.csv:", _write_csv(SOURCES / "banking77.csv", ("split", "line", "label", "text"), banking))
+        print("banking77.csv:", _write_csv(SOURCES / "banking77.csv", ("split", "line", "category", "text"), banking))
         print("cfpb_narratives.csv:", _write_csv(SOURCES / "cfpb_narratives.csv",
                                                  ("complaint_id", "product", "issue", "sub_issue", "text"), cfpb))
     elif args.step == "heldout":
