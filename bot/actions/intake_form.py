@@ -248,15 +248,18 @@ class ValidateComplaintForm(FormValidationAction):
         """The asked details this answer left empty: say why and ask again, or, after the
         last ask, keep the customer's words (or leave the detail for the team) and say so.
 
-        A complaint told instead of an answer is the story, not an attempt at the answer;
-        an answer that gave other details leaves the rest to the team, never its words."""
+        A complaint told instead of an answer is the story, not an attempt at the answer, so
+        its words are not kept as the detail; an answer that gave other details leaves the
+        rest to the team, never its words. Either way the last ask is the last: whatever the
+        classifier makes of a short reply ("???" may read as a complaint), it is not asked again."""
         policy = runtime().config.dialogue
         counts = _counts(tracker)
         empty = [slot for slot in asked if slot not in values and tracker.get_slot(slot) is None]
         finished = [slot for slot in empty if is_last_ask(counts, slot, policy)]
         events: list[EventType] = []
-        if finished and not is_complaint(intent):
-            kept = self._keep_words("" if values else text, asked[0], finished, policy)
+        story = is_complaint(intent) and len(text.split()) >= OPENING_NARRATIVE_MIN_WORDS
+        if finished:
+            kept = self._keep_words("" if values or story else text, asked[0], finished, policy)
             events += [SlotSet(slot, value) for slot, value in kept.items()]
             unparsed = [slot for slot, value in kept.items() if value not in PLACEHOLDERS and slot != "contact_kind"]
             if unparsed:

@@ -52,6 +52,26 @@ async def test_an_unusable_answer_is_explained_once_then_kept_in_the_customers_w
         assert second["contact_kind"] == "unparsed"
 
 
+@pytest.mark.parametrize("intent", ["complain_product", "nlu_fallback", "inform"])
+async def test_the_last_ask_is_the_last_whatever_the_intent(
+    intent, action_runtime, make_tracker, dispatcher, domain
+) -> None:
+    events = [user_event("???", intent, timestamp=MESSAGE_TIME)]
+    slots = await run_form(make_tracker, dispatcher, domain, events, asked_slots("customer_name", 2))
+    assert slots["customer_name"] == "???"
+    assert texts(dispatcher) == domain_texts(domain, "utter_kept_your_words")
+
+
+async def test_a_complaint_told_at_the_last_ask_is_the_story_and_the_detail_is_left_for_the_team(
+    action_runtime, make_tracker, dispatcher, domain
+) -> None:
+    story = "and on top of that the courier threw the box over the fence and it broke"
+    events = [user_event(story, "complain_delivery", timestamp=MESSAGE_TIME)]
+    slots = await run_form(make_tracker, dispatcher, domain, events, asked_slots("customer_name", 2))
+    assert slots["customer_name"] == "unknown"
+    assert texts(dispatcher) == domain_texts(domain, "utter_left_for_the_team")
+
+
 async def test_no_reference_is_taken_at_once_not_asked_again(action_runtime, make_tracker, dispatcher, domain) -> None:
     events = [user_event("it's on the email you sent", "inform", timestamp=MESSAGE_TIME)]
     slots = await run_form(make_tracker, dispatcher, domain, events, asked_slots("order_ref", 1))
