@@ -98,6 +98,11 @@ def stack_environment(overrides: dict[str, str] | None = None) -> dict[str, str]
     | ACTION_TOKEN | generated, var/secrets/action_token | token Rasa sends the action server |
     | REDIS_HOST / REDIS_PORT | 127.0.0.1 / 6379 | Redis for trackers and locks |
     | REDIS_TRACKER_DB / REDIS_LOCK_DB | 0 / 1 | Redis databases |
+    | OMP_NUM_THREADS / OMP_WAIT_POLICY | 1 / PASSIVE | OpenMP of the sentence-embedding engine |
+
+    OpenMP sizes its pool when the first library using it loads (Rasa's imports load one
+    before our featurizer does), so the pool is fixed here, for every process: two Rasa
+    processes on two cores, each spinning two OpenMP threads, starve each other.
     """
     env = dict(os.environ)
     env.update(overrides or {})
@@ -119,6 +124,8 @@ def stack_environment(overrides: dict[str, str] | None = None) -> dict[str, str]
     for name in ("RASA_AUTH_TOKEN", "ACTION_TOKEN"):
         if not env.get(name):
             env[name] = stored_secret(name)
+    env.setdefault("OMP_NUM_THREADS", "1")
+    env.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     env.setdefault("PYTHONPATH", str(ROOT))
     return env
 
