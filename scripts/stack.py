@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import ctypes
+import ipaddress
 import json
 import logging
 import os
@@ -48,7 +49,6 @@ MAX_STARTS_WHILE_WAITING = 3
 PR_SET_PDEATHSIG = 1
 WHOLE_NUMBERS = ("RASA_PORT", "RASA_PROCESSES", "ACTION_PORT", "REDIS_PORT", "REDIS_TRACKER_DB", "REDIS_LOCK_DB")
 LOOPBACK = "127.0.0.1"
-WILDCARDS = ("0.0.0.0", "::", "")
 REDIS_HELP = (
     "install Redis (Debian/Ubuntu: sudo apt-get install redis-server; macOS: brew install redis) "
     "or set REDIS_HOST/REDIS_PORT to a Redis that runs"
@@ -80,8 +80,14 @@ def stored_secret(name: str, directory: Path = SECRETS_DIR) -> str:
 
 
 def connect_host(interface: str) -> str:
-    """The address to reach a server bound to ``interface`` from this machine."""
-    return LOOPBACK if interface in WILDCARDS else interface
+    """The address to reach a server bound to ``interface`` from this machine: loopback for
+    the unspecified address (every interface), else the interface itself (an address or name)."""
+    if not interface:
+        return LOOPBACK
+    try:
+        return LOOPBACK if ipaddress.ip_address(interface).is_unspecified else interface
+    except ValueError:
+        return interface
 
 
 def stack_environment(overrides: dict[str, str] | None = None) -> dict[str, str]:
@@ -184,6 +190,8 @@ def programs(env: dict[str, str], model: Path, *, with_actions: bool, with_redis
             python, "-m", "connectors.action_server", "--interface", env["ACTION_HOST"], "--port", env["ACTION_PORT"],
         ), priority=20))
     for port in rasa_ports(env):
+        # --enable-api with Rasa's --auth-token, which connectors.rasa_server adds from
+        # RASA_AUTH_TOKEN inside the process so the token is never on a command line.
         chosen.append(Program(f"rasa-{port}", (
             python, "-m", "connectors.rasa_server", "run", "--enable-api", "--interface", env["RASA_HOST"],
             "--port", str(port), "--model", str(model), "--endpoints", "endpoints.yml", "--credentials", "credentials.yml",
