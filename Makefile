@@ -11,7 +11,7 @@ test:
 	bash scripts/test.sh
 
 chat: venv
-	.venv/bin/python scripts/chat.py
+	.venv/bin/python -m scripts.chat
 
 bench: venv
 	.venv/bin/python bench/load.py

@@ -223,7 +223,7 @@ def reference_conversation() -> Conversation:
     return drive
 
 
-def ours_conversation(api_token: str) -> Conversation:
+def ours_conversation(api_token: str, channel_token: str) -> Conversation:
     """Conversation i plays customer script i % len(customers) with the lead's driver
     (``api_token`` lets it read a tracker when it cannot place a reply)."""
     from scripted.driver import load_customers, run_scripted_conversation
@@ -233,7 +233,7 @@ def ours_conversation(api_token: str) -> Conversation:
         raise RuntimeError("scripted.driver.load_customers() returned no customers")
 
     async def drive(session: aiohttp.ClientSession, url: str, sender_id: str, index: int) -> ConversationOutcome:
-        return await run_scripted_conversation(session, url, sender_id, customers[index % len(customers)], api_token)
+        return await run_scripted_conversation(session, url, sender_id, customers[index % len(customers)], api_token, channel_token)
 
     return drive
 
@@ -342,7 +342,8 @@ async def run(args: argparse.Namespace) -> int:
     ref_bot: reference_bot.RunningBot | None = None
 
     if not args.skip_ours:
-        api_token = stack_environment()["RASA_AUTH_TOKEN"]
+        environment = stack_environment()
+        api_token = environment["RASA_AUTH_TOKEN"]
         down = await check_up(args.ours, api_token)
         if down:
             print(f"error: our bot does not answer GET /status at {', '.join(down)} "
@@ -350,7 +351,7 @@ async def run(args: argparse.Namespace) -> int:
                   file=sys.stderr)
             return 2
         try:
-            ours = ours_conversation(api_token)
+            ours = ours_conversation(api_token, environment["REST_CHANNEL_TOKEN"])
         except Exception as exc:  # noqa: BLE001 - the driver is another module; say what broke, no traceback
             print(f"error: cannot load the scripted driver: {type(exc).__name__}: {exc}", file=sys.stderr)
             return 2

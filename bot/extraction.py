@@ -764,3 +764,11 @@ def extract_fields(
         elif asked[0] == "incident_date":
             problems["incident_date"] = "unparsable_date"
     return Extraction({slot: value for slot, value in values.items() if value}, problems)
+
+
+def contacts_in(text: str, phone_region: str) -> set[str]:
+    """Every email (lower-cased) and valid phone number (E.164) in ``text``, in the forms
+    a filed ticket stores them, so a contact a customer types can be compared with one."""
+    emails = {match.group().lower() for match in _emails(text)}
+    phones = {e164 for _, _, e164 in _phones(text, phone_region) if e164}
+    return emails | phones

@@ -7,19 +7,30 @@ channel keeps Rasa's URL and JSON shape (``POST /webhooks/rest/webhook`` with
 ``{"sender", "message"}``) and adds: request validation, removal of control
 characters, and the ``utter_technical_difficulty`` response whenever the assistant
 produced no reply for a conversation that is not paused for a human agent.
+
+It is for trusted back ends (our web app, an integration), not for customers' own
+clients: the sender id it is given is believed, so every request must carry
+``Authorization: Bearer $REST_CHANNEL_TOKEN``. The limits of ``settings/channels.yml``
+apply: an oversized body is refused before it is parsed (413), and a flood from one
+sender is answered ``utter_slow_down`` (HTTP 429) without slowing any other sender.
 """
 
 from __future__ import annotations
 
+import hmac
 import logging
 import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, UserMessage
+from redis.asyncio import Redis
 from sanic import Blueprint, response
 
 from bot import log_privacy
+from bot.channel_policy import channel_policy
+from bot.rate_limit import ConversationRateLimiter
+from bot.settings import redis_location, service_token
 from connectors import rasa_speedups
 from sanic.request import Request
 from sanic.response import HTTPResponse
@@ -40,6 +51,12 @@ def _bad_request(reason: str) -> HTTPResponse:
     return response.json({"error": "bad_request", "reason": reason}, status=400)
 
 
+def bearer_matches(header: str | None, token: str) -> bool:
+    """Whether an Authorization header carries ``Bearer <token>`` (compared in constant time)."""
+    scheme, _, presented = (header or "").partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(presented.strip().encode(), token.encode())
+
+
 class ReliableRestInput(InputChannel):
     """REST input channel that validates requests and never answers with silence."""
 
@@ -52,6 +69,10 @@ class ReliableRestInput(InputChannel):
         the log privacy filter and the Rasa hot-path fixes."""
         log_privacy.install()
         rasa_speedups.install()
+        token = service_token("REST_CHANNEL_TOKEN")
+        policy = channel_policy()
+        redis = redis_location()
+        limiter = ConversationRateLimiter(Redis(host=redis.host, port=redis.port, db=redis.lock_db), policy.rate_limit)
         webhook = Blueprint(f"reliable_rest_{id(self)}", __name__)
 
         @webhook.route("/", methods=["GET"])
@@ -60,6 +81,13 @@ class ReliableRestInput(InputChannel):
 
         @webhook.route("/webhook", methods=["POST"])
         async def receive(request: Request) -> HTTPResponse:
+            if not bearer_matches(request.headers.get("Authorization"), token):
+                logger.warning("REST request without a valid bearer token refused", extra={"channel": self.name()})
+                return response.json({"error": "unauthorized"}, status=401, headers={"WWW-Authenticate": "Bearer"})
+            if len(request.body or b"") > policy.max_body_bytes:
+                return response.json(
+                    {"error": "payload_too_large", "max_bytes": policy.max_body_bytes}, status=413
+                )
             try:
                 body = request.json
             except Exception:
@@ -71,6 +99,8 @@ class ReliableRestInput(InputChannel):
                 return _bad_request("'sender' must be a non-empty string of at most 128 characters")
             if not isinstance(text, str):
                 return _bad_request("'message' must be a string")
+            if not await limiter.allow(f"rest:{sender}"):
+                return response.json(_said(request, sender, "utter_slow_down"), status=429)
             collector = CollectingOutputChannel()
             metadata = body.get("metadata") if isinstance(body.get("metadata"), dict) else None
             try:
@@ -80,7 +110,7 @@ class ReliableRestInput(InputChannel):
             except Exception:
                 logger.exception("message handling failed", extra={"channel": self.name()})
             if not collector.messages and not await _is_paused(request, sender):
-                collector.messages.append({"recipient_id": sender, "text": _silence_text(request)})
+                collector.messages.extend(_said(request, sender, SILENCE_RESPONSE))
             return response.json(collector.messages)
 
         return webhook
@@ -96,6 +126,7 @@ async def _is_paused(request: Request, sender: str) -> bool:
     return bool(tracker and tracker.is_paused())
 
 
-def _silence_text(request: Request) -> str:
-    responses = request.app.ctx.agent.domain.responses
-    return responses[SILENCE_RESPONSE][0]["text"]
+def _said(request: Request, sender: str, response_name: str) -> list[dict[str, str]]:
+    """The channel's own reply (a response of the domain, never a sentence written here)."""
+    text = request.app.ctx.agent.domain.responses[response_name][0]["text"]
+    return [{"recipient_id": sender, "text": text}]

@@ -12,6 +12,7 @@ import asyncio
 import functools
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
@@ -75,9 +76,20 @@ def _response_patterns() -> tuple[tuple[re.Pattern[str], str], ...]:
     patterns = []
     for name, variations in responses.items():
         for variation in variations:
-            body = _PLACEHOLDER.sub(lambda m: f"(?P<{m.group(1)}>.+?)", re.escape(variation.get("text", "")))
+            body = _PLACEHOLDER.sub(_group_for(set()), re.escape(variation.get("text", "")))
             patterns.append((re.compile(body + r"\Z", re.DOTALL), name))
     return tuple(patterns)
+
+
+def _group_for(seen: set[str]) -> Callable[[re.Match[str]], str]:
+    """A placeholder's first use captures its value; a later use must repeat that value."""
+    def group(match: re.Match[str]) -> str:
+        placeholder = match.group(1)
+        if placeholder in seen:
+            return f"(?P={placeholder})"
+        seen.add(placeholder)
+        return f"(?P<{placeholder}>.+?)"
+    return group
 
 
 def recognise(text: str) -> tuple[str | None, dict[str, str]]:
@@ -127,13 +139,15 @@ def expected_date(spec: str, today: date) -> str:
 
 
 async def _say(
-    session: aiohttp.ClientSession, base_url: str, result: ConversationResult, text: str
+    session: aiohttp.ClientSession, base_url: str, result: ConversationResult, text: str, channel_token: str | None
 ) -> list[dict[str, Any]]:
     started = time.perf_counter()
+    headers = {"Authorization": f"Bearer {channel_token}"} if channel_token else None
     try:
         async with session.post(
             f"{base_url}/webhooks/rest/webhook",
             json={"sender": result.sender_id, "message": text},
+            headers=headers,
             timeout=aiohttp.ClientTimeout(total=REQUEST_TIMEOUT_S),
         ) as response:
             replies = await response.json() if response.status == 200 else None
@@ -189,14 +203,16 @@ async def run_scripted_conversation(
     sender_id: str,
     customer: dict[str, Any],
     api_token: str | None = None,
+    channel_token: str | None = None,
 ) -> ConversationResult:
     """Tell the complaint, answer every question, pick a remedy, confirm; stop at the ticket.
 
-    ``api_token`` opens Rasa's HTTP API, read only when a reply is no known question."""
+    ``api_token`` opens Rasa's HTTP API, read only when a reply is no known question;
+    ``channel_token`` is the REST channel's bearer token."""
     result = ConversationResult(sender_id=sender_id)
     replies: list[dict[str, Any]] = []
     for text in customer["opening"]:
-        replies = await _say(session, base_url, result, text)
+        replies = await _say(session, base_url, result, text, channel_token)
     while result.turns < MAX_TURNS:
         requested, number = _read_replies(replies)
         if number:
@@ -216,5 +232,5 @@ async def run_scripted_conversation(
             message = _answer(customer, requested, result.asked)
         else:
             return result
-        replies = await _say(session, base_url, result, message)
+        replies = await _say(session, base_url, result, message, channel_token)
     return result

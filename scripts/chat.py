@@ -1,6 +1,7 @@
 """Talk to the running assistant from a terminal, over its REST channel.
 
-Usage: make chat   (or: .venv/bin/python scripts/chat.py [--url http://127.0.0.1:5005])
+Usage: make chat   (or: .venv/bin/python -m scripts.chat [--url http://127.0.0.1:5005])
+It sends the REST channel's bearer token: $REST_CHANNEL_TOKEN, else the one 'make run' generated.
 Buttons are shown as [a], [b], ...; type the letter to press one, or just type.
 Type /quit to leave.
 """
@@ -15,13 +16,14 @@ import urllib.error
 import urllib.request
 import uuid
 
+from scripts.stack import stack_environment
 
-def send(url: str, sender: str, text: str) -> list[dict]:
+
+def send(url: str, token: str, sender: str, text: str) -> list[dict]:
     """One customer message; the assistant's replies."""
     body = json.dumps({"sender": sender, "message": text}).encode()
-    request = urllib.request.Request(
-        f"{url}/webhooks/rest/webhook", data=body, headers={"Content-Type": "application/json"}
-    )
+    headers = {"Content-Type": "application/json", "Authorization": f"Bearer {token}"}
+    request = urllib.request.Request(f"{url}/webhooks/rest/webhook", data=body, headers=headers)
     with urllib.request.urlopen(request, timeout=60) as response:
         return json.load(response)
 
@@ -43,6 +45,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--url", default="http://127.0.0.1:5005")
     args = parser.parse_args()
+    token = stack_environment()["REST_CHANNEL_TOKEN"]
     sender = f"terminal-{uuid.uuid4().hex[:8]}"
     print(f"Connected to {args.url} as {sender}. Tell the assistant what went wrong; /quit to leave.")
     buttons: dict[str, str] = {}
@@ -56,7 +59,7 @@ def main() -> int:
             return 0
         message = buttons.get(text.lower(), text)
         try:
-            buttons = show(send(args.url, sender, message))
+            buttons = show(send(args.url, token, sender, message))
         except urllib.error.HTTPError as exc:
             print(f"(the assistant answered {exc.code} {exc.reason})")
         except (urllib.error.URLError, ConnectionError, TimeoutError) as exc:

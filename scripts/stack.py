@@ -102,6 +102,7 @@ def stack_environment(overrides: dict[str, str] | None = None) -> dict[str, str]
     | ACTION_HOST | 127.0.0.1 | interface the action server binds |
     | ACTION_PORT | 5055 | action server port |
     | ACTION_TOKEN | generated, var/secrets/action_token | token Rasa sends the action server |
+    | REST_CHANNEL_TOKEN | generated, var/secrets/rest_channel_token | bearer token of the REST channel (trusted back ends) |
     | REDIS_HOST / REDIS_PORT | 127.0.0.1 / 6379 | Redis for trackers and locks |
     | REDIS_TRACKER_DB / REDIS_LOCK_DB | 0 / 1 | Redis databases |
     | OMP_NUM_THREADS / OMP_WAIT_POLICY | 1 / PASSIVE | OpenMP of the sentence-embedding engine |
@@ -127,7 +128,7 @@ def stack_environment(overrides: dict[str, str] | None = None) -> dict[str, str]
     for name in WHOLE_NUMBERS:
         if not env[name].isdigit():
             raise StackError(f"{name} must be a whole number, got {env[name]!r}")
-    for name in ("RASA_AUTH_TOKEN", "ACTION_TOKEN"):
+    for name in ("RASA_AUTH_TOKEN", "ACTION_TOKEN", "REST_CHANNEL_TOKEN"):
         if not env.get(name):
             env[name] = stored_secret(name)
     env.setdefault("OMP_NUM_THREADS", "1")
@@ -237,6 +238,11 @@ class Stack:
     def api_token(self) -> str:
         """Token for Rasa's HTTP API: pass it as the ``token`` query parameter."""
         return self.env["RASA_AUTH_TOKEN"]
+
+    @property
+    def channel_token(self) -> str:
+        """Bearer token of the REST channel: ``Authorization: Bearer <token>``."""
+        return self.env["REST_CHANNEL_TOKEN"]
 
     @property
     def _state_dir(self) -> Path:

@@ -16,15 +16,16 @@ from rasa_sdk.types import DomainDict
 from bot.actions.responses import response_text
 from bot.actions.runtime import Runtime, runtime
 from bot.actions.slots import reset_intake
+from bot.channels import conversation_channel
 from bot.errors import TicketStoreUnavailable
 from bot.filing import build_draft
+from bot.ticket_access import Access, ticket_access
 from bot.ticket_numbers import find_ticket_number, new_ticket_number
 from bot.tickets import TicketDraft, TicketRecord
 
 logger = logging.getLogger(__name__)
 
 FINAL_STATUSES = frozenset({"resolved", "closed", "withdrawn"})
-
 
 
 @dataclass(frozen=True)
@@ -154,7 +155,7 @@ class ActionTicketStatus(Action):
             if number:
                 record = await asyncio.to_thread(rt.store.get, number)
             else:
-                channel = tracker.get_latest_input_channel() or "unknown"
+                channel = conversation_channel(tracker.sender_id, tracker.get_latest_input_channel())
                 mine = await asyncio.to_thread(rt.store.find_by_sender, channel, tracker.sender_id)
                 record = mine[-1] if mine else None
         except TicketStoreUnavailable:
@@ -165,6 +166,17 @@ class ActionTicketStatus(Action):
                 dispatcher.utter_message(response="utter_ticket_not_found", ticket_number=number)
             else:
                 dispatcher.utter_message(response="utter_ask_ticket_number")
+            return []
+        access = ticket_access(
+            ticket_sender_id=record.sender_id,
+            ticket_contact=record.contact,
+            sender_id=tracker.sender_id,
+            text=text,
+            phone_region=rt.settings.phone_region,
+        )
+        if access is not Access.GRANTED:
+            refusal = "utter_ticket_status_not_yours" if access is Access.NEED_CONTACT else "utter_ticket_status_contact_mismatch"
+            dispatcher.utter_message(response=refusal, ticket_number=record.number)
             return []
         final = record.status in FINAL_STATUSES
         dispatcher.utter_message(

@@ -79,3 +79,4 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
 
     for line in SUMMARY:
         terminalreporter.write_line(line)
+

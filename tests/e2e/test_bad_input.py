@@ -14,7 +14,8 @@ import pytest
 import yaml
 
 from bot.tickets import TicketStore
-from scripted.driver import load_customers, run_scripted_conversation
+from scripted.driver import load_customers
+from tests.e2e.support import converse
 from scripts.stack import Stack, stack_environment
 from scripts.train_model import model_path
 
@@ -25,10 +26,17 @@ def texts_of(response_name: str) -> list[str]:
     return [variation["text"] for variation in DOMAIN["responses"][response_name]]
 
 
-def post(url: str, body: Any) -> tuple[int, Any]:
+CHANNEL_TOKEN = stack_environment()["REST_CHANNEL_TOKEN"]
+
+
+def post(url: str, body: Any, token: str | None = CHANNEL_TOKEN, data: bytes | None = None) -> tuple[int, Any]:
+    """One REST channel request (``data`` sends raw bytes instead of ``body``)."""
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+
     async def go() -> tuple[int, Any]:
-        async with aiohttp.ClientSession() as session:
-            async with session.post(f"{url}/webhooks/rest/webhook", json=body) as response:
+        async with aiohttp.ClientSession(headers=headers) as session:
+            payload = {"data": data, "headers": {"Content-Type": "application/json"}} if data is not None else {"json": body}
+            async with session.post(f"{url}/webhooks/rest/webhook", **payload) as response:
                 return response.status, await response.json()
     return asyncio.run(go())
 
@@ -78,6 +86,39 @@ def test_malformed_requests_get_a_clear_400(stack: Stack, body: Any) -> None:
     assert answer["error"] == "bad_request" and answer["reason"]
 
 
+@pytest.mark.parametrize("token", [None, "wrong-token-of-some-length"], ids=["none", "wrong"])
+def test_the_rest_channel_refuses_a_missing_or_wrong_bearer_token(stack: Stack, token: str | None) -> None:
+    status, answer = post(stack.rasa_urls[0], {"sender": "no-token", "message": "My parcel never arrived"}, token=token)
+    assert (status, answer) == (401, {"error": "unauthorized"})
+    assert slots(stack, stack.rasa_urls[0], "no-token")["problem_description"] is None
+
+
+def test_an_oversized_body_is_refused_before_it_is_parsed(stack: Stack) -> None:
+    status, answer = post(stack.rasa_urls[0], None, data=b"{" + b" " * 70_000 + b"}")
+    assert (status, answer) == (413, {"error": "payload_too_large", "max_bytes": 65536})
+
+
+def test_a_flood_from_one_sender_is_slowed_without_slowing_another(stack: Stack) -> None:
+    url = stack.rasa_urls[1]
+
+    async def flood() -> list[tuple[int, Any]]:
+        headers = {"Authorization": f"Bearer {stack.channel_token}"}
+        async with aiohttp.ClientSession(headers=headers) as session:
+            async def one(i: int) -> tuple[int, Any]:
+                body = {"sender": "flooder", "message": f"hello {i}"}
+                async with session.post(f"{url}/webhooks/rest/webhook", json=body) as response:
+                    return response.status, await response.json()
+            return await asyncio.gather(*(one(i) for i in range(30)))
+
+    answers = asyncio.run(flood())
+    slowed = [replies for status, replies in answers if status == 429]
+    assert len(slowed) == 10
+    assert all([reply["text"] for reply in replies] == texts_of("utter_slow_down") for replies in slowed)
+    status, replies = post(url, {"sender": "not-flooding", "message": "hello"})
+    assert_sensible(status, replies)
+    assert [reply["text"] for reply in replies] != texts_of("utter_slow_down")
+
+
 def _walk_to(stack: Stack, url: str, sender: str, target_slot: str, answers: dict[str, str]) -> None:
     status, replies = post(url, {"sender": sender, "message": "My toaster stopped working and the shop won't help"})
     assert_sensible(status, replies)
@@ -112,14 +153,7 @@ def test_a_very_long_narrative_is_kept_whole(stack: Stack, e2e_store: TicketStor
     sentence = "The washing machine leaked all over my kitchen floor and ruined the flooring again. "
     narrative = (sentence * (20000 // len(sentence) + 1))[:20000]
     customer = dict(load_customers()[0], opening=[narrative])
-
-    async def go():
-        async with aiohttp.ClientSession() as session:
-            return await run_scripted_conversation(
-                session, stack.rasa_urls[0], "long-narrative", customer, stack.api_token
-            )
-
-    result = asyncio.run(go())
+    result = converse(stack, stack.rasa_urls[0], "long-narrative", customer)
     assert result.ticket_number, result.transcript
     ticket = e2e_store.get(result.ticket_number)
     assert narrative in ticket.narrative
@@ -171,11 +205,7 @@ def test_a_customer_whose_every_answer_is_unusable_still_gets_a_ticket(
         "choose": {"by": "words", "text": unusable},
     }
 
-    async def go():
-        async with aiohttp.ClientSession() as session:
-            return await run_scripted_conversation(session, stack.rasa_urls[1], "all-unusable", customer, stack.api_token)
-
-    result = asyncio.run(go())
+    result = converse(stack, stack.rasa_urls[1], "all-unusable", customer)
     assert result.ticket_number, result.transcript
     assert max(result.asked.values()) <= 2, result.asked
     ticket = e2e_store.get(result.ticket_number)

@@ -67,6 +67,7 @@ class Chat:
 
     url: str
     token: str
+    channel_token: str
     sender: str
     turns: list[list[str | None]] = field(default_factory=list)
     """The response names of every reply, turn by turn."""
@@ -74,7 +75,9 @@ class Chat:
     def say(self, text: str) -> list[str]:
         body = json.dumps({"sender": self.sender, "message": text}).encode()
         request = urllib.request.Request(
-            f"{self.url}/webhooks/rest/webhook", data=body, headers={"Content-Type": "application/json"}
+            f"{self.url}/webhooks/rest/webhook",
+            data=body,
+            headers={"Content-Type": "application/json", "Authorization": f"Bearer {self.channel_token}"},
         )
         with urllib.request.urlopen(request, timeout=60) as response:
             texts = [reply.get("text") or "" for reply in json.load(response)]
@@ -106,8 +109,8 @@ class Chat:
 def _chats(stack: Stack, name: str) -> tuple[Chat, Chat]:
     """A conversation to disturb and its control, started with the same opening."""
     suffix = f"{name}-{time.time_ns()}"
-    crashed = Chat(stack.rasa_urls[0], stack.api_token, f"restart-{suffix}")
-    control = Chat(stack.rasa_urls[-1], stack.api_token, f"control-{suffix}")
+    crashed = Chat(stack.rasa_urls[0], stack.api_token, stack.channel_token, f"restart-{suffix}")
+    control = Chat(stack.rasa_urls[-1], stack.api_token, stack.channel_token, f"control-{suffix}")
     for chat in (crashed, control):
         chat.say(OPENING)
         chat.answer()
@@ -186,13 +189,13 @@ def test_a_killed_rasa_server_is_restarted_while_the_other_serves(stack: Stack) 
     old_pid = stack.pid(program)
     os.kill(old_pid, signal.SIGKILL)
 
-    other = Chat(stack.rasa_urls[-1], stack.api_token, f"restart-other-{time.time_ns()}")
+    other = Chat(stack.rasa_urls[-1], stack.api_token, stack.channel_token, f"restart-other-{time.time_ns()}")
     assert other.say(OPENING)
     assert other.form()[0] == "complaint_form"
 
     status = f"{stack.rasa_urls[0]}/status?{urllib.parse.urlencode({'token': stack.api_token})}"
     _wait_restarted(stack, program, old_pid, status)
-    again = Chat(stack.rasa_urls[0], stack.api_token, other.sender)
+    again = Chat(stack.rasa_urls[0], stack.api_token, stack.channel_token, other.sender)
     again.answer()
     assert again.form()[0] == "complaint_form"
 

@@ -59,7 +59,7 @@ def conversations(stack: Stack) -> dict[str, ConversationResult]:
                 async with limit:
                     url = stack.rasa_urls[index % len(stack.rasa_urls)]
                     return await run_scripted_conversation(
-                        session, url, f"scripted-{customer['id']}", customer, stack.api_token
+                        session, url, f"scripted-{customer['id']}", customer, stack.api_token, stack.channel_token
                     )
             results = await asyncio.gather(*(one(i, c) for i, c in enumerate(CUSTOMERS)))
         return {c["id"]: r for c, r in zip(CUSTOMERS, results)}

@@ -59,9 +59,11 @@ def test_the_api_answers_with_the_token(stack: Stack, path: str) -> None:
     assert status_of("GET", f"{stack.rasa_urls[0]}{path}", params={"token": stack.api_token}) == 200
 
 
-def test_customers_need_no_token(stack: Stack) -> None:
+def test_the_rest_channel_answers_a_back_end_with_its_bearer_token(stack: Stack) -> None:
     body = {"sender": "security-customer", "message": "My parcel never arrived"}
-    assert status_of("POST", f"{stack.rasa_urls[0]}/webhooks/rest/webhook", body=body) == 200
+    headers = {"Authorization": f"Bearer {stack.channel_token}"}
+    assert status_of("POST", f"{stack.rasa_urls[0]}/webhooks/rest/webhook", body=body, headers=headers) == 200
+    assert status_of("POST", f"{stack.rasa_urls[0]}/webhooks/rest/webhook", body=body) == 401
 
 
 @pytest.mark.parametrize("method,path", ACTION_ROUTES)
