@@ -48,18 +48,18 @@ async def open_transports(modules: Sequence[str]) -> list[Transport]:
         except ModuleNotFoundError as error:
             if error.name != name:
                 raise
-            logger.info("transport module not installed; its channel is not served", extra={"module": name})
+            logger.info("transport module not installed; its channel is not served", extra={"transport_module": name})
             continue
         factory = getattr(module, "create_transport", None)
         if factory is None:
-            logger.error("transport module has no create_transport(); its channel is not served", extra={"module": name})
+            logger.error("transport module has no create_transport(); its channel is not served", extra={"transport_module": name})
             continue
         try:
             transport = factory()
             if inspect.isawaitable(transport):
                 transport = await transport
         except Exception:  # a channel that cannot start must not stop the others
-            logger.exception("transport could not start; its channel is not served", extra={"module": name})
+            logger.exception("transport could not start; its channel is not served", extra={"transport_module": name})
             continue
         register_transport(transport)
         opened.append(transport)
