@@ -11,6 +11,8 @@ import json
 import pytest
 import redis.asyncio as aioredis
 
+import bot.outbound
+from bot.outbound import delivery
 from bot.outbound import Button, Conversation, OutboundMessage, PermanentDeliveryError
 from bot.outbound.delivery import Outbound
 from bot.outbound.queue import DELIVER_JOB
@@ -95,3 +97,33 @@ async def test_keys_are_bounded(outbound: Outbound) -> None:
         await outbound.deliver(WEB, REMINDER, key="")
     with pytest.raises(ValueError, match="1 to 200 characters"):
         await outbound.deliver(WEB, REMINDER, key="k" * 201)
+
+
+async def test_the_module_level_deliver_opens_the_process_path_from_the_environment(
+    migrated_url: str, redis_client: aioredis.Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", migrated_url)
+    monkeypatch.setenv("WORKER_REDIS_DB", "4")
+    monkeypatch.setenv("REDIS_HOST", "127.0.0.1")
+    monkeypatch.setenv("REDIS_PORT", "6379")
+    try:
+        record = await bot.outbound.deliver(WEB, REMINDER, key="survey:CX-5:72h")
+        assert record.status == "pending"
+        assert await redis_client.zrange(QUEUE, 0, -1) == [b"survey:CX-5:72h"]
+        assert delivery._process is not None
+        assert delivery._process.store.get("survey:CX-5:72h") == record
+    finally:
+        if delivery._process is not None:
+            await delivery._process.close()
+        bot.outbound.use(None)
+
+
+async def test_an_app_can_hand_its_own_outbound_path_to_deliver(
+    outbound: Outbound, redis_client: aioredis.Redis
+) -> None:
+    bot.outbound.use(outbound)
+    try:
+        record = await bot.outbound.deliver(WEB, REMINDER, key="handoff:CX-6:agent-joined")
+    finally:
+        bot.outbound.use(None)
+    assert outbound.store.get("handoff:CX-6:agent-joined") == record
