@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import datetime
 from urllib.parse import quote
 
 import aiohttp
@@ -31,12 +30,11 @@ def bot_event(record: DeliveryRecord) -> dict[str, object]:
     The idempotency key and author go into the metadata, so the transcript says who
     wrote the message and a retried append can be recognised.
     """
-    sent_at: datetime | None = record.sent_at
     message = record.message
     return {
         "event": "bot",
         "text": message.text,
-        "timestamp": sent_at.timestamp() if sent_at else None,
+        "timestamp": record.sent_at.timestamp() if record.sent_at else None,
         "data": {"buttons": [{"title": b.title, "payload": b.payload} for b in message.buttons]},
         "metadata": {"outbound_key": record.key, "author": message.author, "author_name": message.author_name},
     }

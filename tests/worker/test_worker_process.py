@@ -4,7 +4,6 @@ database (5 here), the schema migrated at start, jobs served, a clean stop on SI
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import subprocess
 import sys
