@@ -1,0 +1,138 @@
+"""What the worker runs: the outbound jobs, the sweep, and the resources they share.
+
+Jobs are idempotent (arq may run a job more than once): each reads the message's SQL
+row and does only what the row still needs. A job that must wait raises arq's
+``Retry`` with the delay the domain asked for; the number of tries is bounded by the
+row's own attempt count in SQL, so arq's counter is set high enough never to cut in
+first. The sweep runs at start-up and then every minute.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import inspect
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+import aiohttp
+from arq import Retry, cron
+from arq.worker import func
+
+from bot.db import make_engine, make_sessionmaker, migrate
+from bot.outbound.delivery import Outbound
+from bot.outbound.messages import Transport
+from bot.outbound.queue import DELIVER_JOB, SWEEP_JOB, TRANSCRIPT_JOB, deserialize, redis_settings, serialize
+from bot.outbound.registry import register_transport, registered_channels
+from bot.outbound.settings import OutboundSettings
+from bot.outbound.store import OutboundStore
+from bot.outbound.transcript import RasaTranscript
+
+logger = logging.getLogger(__name__)
+
+TRANSPORT_MODULES = ("bot.outbound.webchat", "bot.outbound.telegram")
+"""Modules that each offer ``create_transport()`` (plain or async, no arguments, reading
+their own settings); one that is not installed is skipped with a log line."""
+
+ARQ_MAX_TRIES = 1000
+"""arq's own try limit; the real bound is OUTBOUND_MAX_ATTEMPTS, counted in SQL."""
+
+
+async def open_transports(modules: Sequence[str]) -> list[Transport]:
+    """Import each transport module that exists, build its transport and register it."""
+    opened: list[Transport] = []
+    for name in modules:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as error:
+            if error.name != name:
+                raise
+            logger.info("transport module not installed; its channel is not served", extra={"transport_module": name})
+            continue
+        factory = getattr(module, "create_transport", None)
+        if factory is None:
+            logger.error("transport module has no create_transport(); its channel is not served", extra={"transport_module": name})
+            continue
+        try:
+            transport = factory()
+            if inspect.isawaitable(transport):
+                transport = await transport
+        except Exception:  # a channel that cannot start must not stop the others
+            logger.exception("transport could not start; its channel is not served", extra={"transport_module": name})
+            continue
+        register_transport(transport)
+        opened.append(transport)
+    logger.info("transports registered", extra={"channels": ",".join(registered_channels()) or "none"})
+    return opened
+
+
+async def startup(ctx: dict[str, Any]) -> None:
+    """Migrate the schema, then open the store, the Rasa client and the transports."""
+    engine = make_engine(ctx["database_url"])
+    await asyncio.to_thread(migrate, engine)
+    settings: OutboundSettings = ctx["outbound_settings"]
+    ctx["engine"] = engine
+    ctx["outbound"] = Outbound(OutboundStore(make_sessionmaker(engine)), ctx["redis"], settings)
+    ctx["http"] = aiohttp.ClientSession()
+    ctx["transcript"] = RasaTranscript(ctx["http"], settings.rasa_urls, ctx["rasa_token"])
+    ctx["transports"] = await open_transports(ctx["transport_modules"])
+
+
+async def shutdown(ctx: dict[str, Any]) -> None:
+    """Close what :func:`startup` opened (the queue connection is arq's to close)."""
+    for transport in ctx.get("transports", []):
+        close = getattr(transport, "close", None)
+        if close is not None:
+            await close()
+    if "http" in ctx:
+        await ctx["http"].close()
+    if "engine" in ctx:
+        ctx["engine"].dispose()
+
+
+async def deliver_outbound(ctx: dict[str, Any], key: str) -> None:
+    """Send one outbound message; wait and run again while it is transiently undeliverable."""
+    delay = await ctx["outbound"].attempt_delivery(key)
+    if delay is not None:
+        raise Retry(defer=delay)
+
+
+async def append_outbound_transcript(ctx: dict[str, Any], key: str) -> None:
+    """Append one sent message to its Rasa conversation; wait and run again while Rasa is away."""
+    delay = await ctx["outbound"].attempt_transcript(ctx["transcript"], key)
+    if delay is not None:
+        raise Retry(defer=delay)
+
+
+async def sweep_outbound(ctx: dict[str, Any]) -> int:
+    """Queue again the outbound work SQL says is unfinished and the queue has lost."""
+    return await ctx["outbound"].sweep()
+
+
+def worker_settings(
+    settings: OutboundSettings,
+    *,
+    database_url: str,
+    rasa_token: str,
+    transport_modules: Sequence[str] = TRANSPORT_MODULES,
+) -> dict[str, Any]:
+    """Keyword arguments for ``arq.Worker`` (or ``arq.run_worker``): jobs, sweep, queue, start-up."""
+    return {
+        "functions": [
+            func(deliver_outbound, name=DELIVER_JOB, keep_result=0, max_tries=ARQ_MAX_TRIES),
+            func(append_outbound_transcript, name=TRANSCRIPT_JOB, keep_result=0, max_tries=ARQ_MAX_TRIES),
+        ],
+        "cron_jobs": [cron(sweep_outbound, name=SWEEP_JOB, second=0, run_at_startup=True, keep_result=0)],
+        "redis_settings": redis_settings(settings),
+        "job_serializer": serialize,
+        "job_deserializer": deserialize,
+        "on_startup": startup,
+        "on_shutdown": shutdown,
+        "ctx": {
+            "outbound_settings": settings,
+            "database_url": database_url,
+            "rasa_token": rasa_token,
+            "transport_modules": tuple(transport_modules),
+        },
+    }
