@@ -236,15 +236,16 @@ async def socket(request: web.Request) -> web.WebSocketResponse:
 
 
 async def _socket_message(app: web.Application, session_id: str, data: str) -> dict[str, Any]:
-    """Handle one frame; the stored items reach this socket through the push, so the
-    answer says only that the message is done (the page stops its typing indicator)."""
+    """Handle one frame. The stored items reach every socket of the session through the
+    push; this socket also gets them in the answer, so they are on the page before its
+    typing indicator stops, whatever the push's timing (the page shows an id once)."""
     try:
         body = json.loads(data)
         text, title = parse_message(body)
     except ValueError:
         return {"type": "error", "error": "bad_request"}
     outcome = await handle_message(app, session_id, text, title)
-    answer: dict[str, Any] = {"type": "done", "ref": body.get("ref")}
+    answer: dict[str, Any] = {"type": "done", "ref": body.get("ref"), "items": outcome.items}
     if outcome.notice is not None:
         answer["notice"] = outcome.notice
     if outcome.error:

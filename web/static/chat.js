@@ -44,6 +44,7 @@
         const button = document.createElement("button");
         button.type = "button";
         button.textContent = b.title;
+        button.dataset.payload = b.payload;
         button.addEventListener("click", () => {
           for (const other of group.querySelectorAll("button")) other.disabled = true;
           send(b.payload, b.title);
@@ -100,6 +101,7 @@
       const data = JSON.parse(event.data);
       if (data.type === "item") render(data.item);
       if (data.type === "done" || data.type === "error") {
+        renderAll(data.items);
         if (data.notice) render(data.notice);
         setTyping(false);
       }
