@@ -27,10 +27,11 @@ from pathlib import Path
 import pytest
 import redis
 
-from bot.db import make_engine, make_sessionmaker, migrate
+from bot.db import make_engine, make_sessionmaker
 from bot.tickets import TicketStore
 from scripts.stack import ROOT, Stack, answers_200, stack_environment
 from scripts.train_model import model_path
+from tests.e2e.conftest import e2e_database_url  # noqa: F401 (a fixture: a fresh migrated SQLite file)
 
 PORT_BASE = 15000 + int(os.environ.get("E2E_PORT_OFFSET", "0"))
 RASA_PORT = PORT_BASE + 35
@@ -47,14 +48,9 @@ def flush() -> None:
 
 
 @pytest.fixture(scope="session")
-def web_database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
-    url = f"sqlite:///{tmp_path_factory.mktemp('web') / 'tickets.db'}"
-    engine = make_engine(url)
-    try:
-        migrate(engine)
-    finally:
-        engine.dispose()
-    return url
+def web_database_url(e2e_database_url: str) -> str:
+    """A fresh migrated SQLite file, made as tests/e2e makes its own."""
+    return e2e_database_url
 
 
 @pytest.fixture(scope="session")
