@@ -24,9 +24,9 @@ from aiohttp_session import Session, get_session
 from bot.evidence import EvidenceRejected
 from bot.outbound.webchat import make_item
 from web import keys
-from web.rasa import RasaUnavailable, ask_rasa
+from web.rasa import RasaSlowDown, RasaUnavailable, ask_rasa
 from web.ratelimit import within_budget
-from web.settings import JSON_BODY_MAX_BYTES, MULTIPART_OVERHEAD_BYTES
+from web.settings import JSON_BODY_MAX_BYTES, MAX_MESSAGE_CHARS, MULTIPART_OVERHEAD_BYTES
 
 logger = logging.getLogger(__name__)
 
@@ -128,7 +128,7 @@ async def session_info(request: web.Request) -> web.Response:
     settings = request.app[keys.SETTINGS]
     return web.json_response({
         "csrf_token": session["csrf_token"],
-        "max_message_chars": settings.max_message_chars,
+        "max_message_chars": MAX_MESSAGE_CHARS,
         "max_upload_bytes": request.app[keys.EVIDENCE].max_bytes,
     })
 
@@ -161,14 +161,12 @@ def parse_message(body: Any) -> tuple[str, str | None]:
 
 async def handle_message(app: web.Application, session_id: str, text: str, title: str | None) -> Outcome:
     """Store the customer's message, ask Rasa, store its replies; each stored item is pushed
-    to every open page of the session. A flood or an overlong message gets a notice instead."""
+    to every open page of the session. A flood gets a notice instead, shown only to the sender."""
     settings, texts = app[keys.SETTINGS], app[keys.TEXTS]
     if not text:
         return Outcome(400, error="empty_message")
     if not await within_budget(app[keys.REDIS], session_id, settings.rate_limit, settings.rate_window_s):
         return Outcome(429, notice=make_item("system", texts.say("utter_slow_down")), error="rate_limited")
-    if len(text) > settings.max_message_chars:
-        return Outcome(413, notice=make_item("system", texts.say("utter_message_too_long")), error="too_long")
     mailbox = app[keys.MAILBOX]
     await mailbox.open(session_id)
     customer = make_item("customer", title or text)
@@ -177,6 +175,8 @@ async def handle_message(app: web.Application, session_id: str, text: str, title
         replies = await ask_rasa(
             app[keys.HTTP], settings.rasa_urls, settings.rest_channel_token, session_id, text, settings.rasa_timeout_s
         )
+    except RasaSlowDown:
+        return Outcome(429, items=[customer], notice=make_item("system", texts.say("utter_slow_down")), error="rate_limited")
     except RasaUnavailable as error:
         logger.warning("Rasa did not answer a web chat message", extra={"reason": str(error)})
         replies = [{"text": texts.say("utter_technical_difficulty")}]

@@ -17,6 +17,10 @@ import aiohttp
 logger = logging.getLogger(__name__)
 
 
+class RasaSlowDown(Exception):
+    """The REST channel's own flood limit refused the message (HTTP 429)."""
+
+
 class RasaUnavailable(Exception):
     """Rasa did not answer usefully; the customer is told so, never left in silence."""
 
@@ -36,6 +40,8 @@ async def ask_rasa(
     url = f"{pick_url(urls, session_id)}/webhooks/rest/webhook"
     try:
         async with http.post(url, json=body, headers=headers, timeout=aiohttp.ClientTimeout(total=timeout_s)) as response:
+            if response.status == 429:
+                raise RasaSlowDown()
             if response.status != 200:
                 raise RasaUnavailable(f"Rasa answered {response.status}")
             replies = await response.json()

@@ -10,8 +10,7 @@
 | WEB_COOKIE_SAMESITE | Lax | ``None`` (with WEB_SECURE_COOKIES=1) lets the widget keep its session inside another site's page |
 | WEBCHAT_SESSION_TTL_S | 86400 | session and history lifetime after the last activity |
 | WEBCHAT_REDIS_DB | 2 | Redis database of sessions, histories, rate limits (REDIS_HOST/REDIS_PORT as the stack) |
-| WEBCHAT_MAX_MESSAGE_CHARS | 4000 | longest customer message forwarded (longer: ``utter_message_too_long``) |
-| WEBCHAT_RATE_LIMIT / WEBCHAT_RATE_WINDOW_S | 12 / 10 | messages a session may send per window (more: ``utter_slow_down``) |
+| WEBCHAT_RATE_LIMIT / WEBCHAT_RATE_WINDOW_S | 20 / 10 | messages a session may send per window (more: ``utter_slow_down``) |
 | RASA_HOST / RASA_PORT / RASA_PROCESSES | 127.0.0.1 / 5005 / 2 | the Rasa servers (as scripts/stack.py runs them) |
 | REST_CHANNEL_TOKEN | (none) | bearer token the Rasa REST channel requires |
 | RASA_TIMEOUT_S | 30 | longest wait for Rasa's reply |
@@ -27,6 +26,9 @@ from bot.evidence import EvidenceSettings
 from bot.outbound.webchat import MailboxSettings
 
 JSON_BODY_MAX_BYTES = 64 * 1024
+"""A message body larger than this is refused (413) before it is parsed (as settings/channels.yml)."""
+MAX_MESSAGE_CHARS = 20_000
+"""The page's limit: 20,000 characters fit the body limit in any script (at most 3 bytes each)."""
 MULTIPART_OVERHEAD_BYTES = 16 * 1024
 
 
@@ -45,8 +47,7 @@ class WebSettings:
     frame_ancestors: str = "*"
     secure_cookies: bool = False
     cookie_samesite: str = "Lax"
-    max_message_chars: int = 4000
-    rate_limit: int = 12
+    rate_limit: int = 20
     rate_window_s: int = 10
     rasa_urls: tuple[str, ...] = ("http://127.0.0.1:5005",)
     rest_channel_token: str = field(default="", repr=False)
@@ -72,8 +73,7 @@ class WebSettings:
             frame_ancestors=os.environ.get("WEB_FRAME_ANCESTORS", "*"),
             secure_cookies=os.environ.get("WEB_SECURE_COOKIES", "0") == "1",
             cookie_samesite=samesite,
-            max_message_chars=_whole("WEBCHAT_MAX_MESSAGE_CHARS", 4000),
-            rate_limit=_whole("WEBCHAT_RATE_LIMIT", 12),
+            rate_limit=_whole("WEBCHAT_RATE_LIMIT", 20),
             rate_window_s=_whole("WEBCHAT_RATE_WINDOW_S", 10),
             rasa_urls=tuple(f"http://{rasa_host}:{first + i}" for i in range(count)),
             rest_channel_token=os.environ.get("REST_CHANNEL_TOKEN", ""),

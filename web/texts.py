@@ -15,7 +15,6 @@ CHANNEL_RESPONSES = (
     "utter_attachment_too_large",
     "utter_attachment_wrong_type",
     "utter_slow_down",
-    "utter_message_too_long",
     "utter_technical_difficulty",
 )
 

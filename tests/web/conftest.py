@@ -114,7 +114,7 @@ def web_env(database_url: str, evidence_dir: Path, rasa_port: int, token: str, *
         "RASA_PORT": str(rasa_port),
         "RASA_PROCESSES": "2",
         "REST_CHANNEL_TOKEN": token,
-        "WEBCHAT_RATE_LIMIT": "12",
+        "WEBCHAT_RATE_LIMIT": "20",
         "WEBCHAT_RATE_WINDOW_S": "10",
     } | extra
 
