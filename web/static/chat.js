@@ -47,6 +47,8 @@
         button.dataset.payload = b.payload;
         button.addEventListener("click", () => {
           for (const other of group.querySelectorAll("button")) other.disabled = true;
+          button.classList.add("chosen");
+          button.setAttribute("aria-pressed", "true");
           send(b.payload, b.title);
         });
         group.appendChild(button);
