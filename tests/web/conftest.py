@@ -19,7 +19,6 @@ import secrets
 import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +27,7 @@ import pytest
 import redis
 
 from bot.db import make_engine, make_sessionmaker
+from bot.evidence import Evidence, EvidenceStore, FileSystemStorage
 from bot.tickets import TicketStore
 from scripts.stack import ROOT, Stack, answers_200, stack_environment
 from scripts.train_model import model_path
@@ -177,6 +177,11 @@ def session_id_of(cookie_value: str) -> str:
     return json.loads(raw)["session"]["session_id"]
 
 
-def read_url(url: str) -> bytes:
-    with urllib.request.urlopen(url, timeout=5) as response:
-        return response.read()
+def kept_evidence(database_url: str, evidence_dir: Path, sender_id: str) -> list[tuple[Evidence, bytes]]:
+    """What the evidence store holds for a conversation, with each file's bytes."""
+    engine = make_engine(database_url)
+    store = EvidenceStore(make_sessionmaker(engine), FileSystemStorage(evidence_dir))
+    try:
+        return [(evidence, store.open(evidence.id)) for evidence in store.for_sender(sender_id)]
+    finally:
+        engine.dispose()

@@ -13,9 +13,8 @@ from pathlib import Path
 import aiohttp
 import pytest
 import yaml
-from sqlalchemy import create_engine, text
 
-from tests.web.conftest import WebApp, session_id_of
+from tests.web.conftest import WebApp, kept_evidence, session_id_of
 from tests.web.test_evidence import ELF, PNG
 
 DOMAIN = yaml.safe_load(Path("domain.yml").read_text(encoding="utf-8"))["responses"]
@@ -171,15 +170,8 @@ async def test_a_photo_is_kept_as_evidence_of_this_conversation(visitor: Visitor
     assert [(i["from"], i["text"]) for i in body["items"]] == [
         ("customer", "📎 damage.pdf"), ("bot", say("utter_attachment_received")),
     ]
-    sender = f"web:{session_id_of(visitor.cookie)}"
-    engine = create_engine(web_database_url)
-    with engine.connect() as connection:
-        rows = connection.execute(
-            text("SELECT id, media_type, size, source, original_name FROM evidence WHERE sender_id = :s"), {"s": sender}
-        ).all()
-    engine.dispose()
-    assert [tuple(row)[1:] for row in rows] == [("image/png", len(PNG), "webchat", "damage.pdf")]
-    assert (evidence_dir / rows[0][0][:2] / rows[0][0]).read_bytes() == PNG
+    kept = kept_evidence(web_database_url, evidence_dir, f"web:{session_id_of(visitor.cookie)}")
+    assert [(e.media_type, e.size, e.source, data) for e, data in kept] == [("image/png", len(PNG), "webchat", PNG)]
 
 
 async def test_attachments_are_checked_by_content_and_size(visitor: Visitor) -> None:

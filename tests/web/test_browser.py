@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import time
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,13 +19,12 @@ import redis.asyncio as aioredis
 from aiohttp import web
 from PIL import Image
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright
-from sqlalchemy import create_engine, text
 
 from bot.outbound import Conversation, OutboundMessage
 from bot.outbound.webchat import WebChatMailbox, WebChatTransport
 from bot.tickets import TicketStore
 from tests.web.complaint import tell_complaint
-from tests.web.conftest import ARTIFACTS, REDIS_DB, WEB_PORTS, WebApp, session_id_of
+from tests.web.conftest import ARTIFACTS, REDIS_DB, WEB_PORTS, WebApp, kept_evidence, session_id_of
 from tests.web.test_api import say
 from tests.web.test_full_complaint import EXPECTED_CHANNEL
 
@@ -138,7 +138,9 @@ async def test_a_message_pushed_from_another_process_shows_within_a_second(brows
     await context.close()
 
 
-async def test_a_photo_is_uploaded_and_kept(browser: Browser, offline_web: WebApp, web_database_url: str) -> None:
+async def test_a_photo_is_uploaded_and_kept(
+    browser: Browser, offline_web: WebApp, web_database_url: str, evidence_dir: Path
+) -> None:
     context, page = await open_chat(browser, offline_web)
     photo = io.BytesIO()
     Image.new("RGB", (64, 48), (200, 40, 40)).save(photo, format="JPEG")
@@ -150,13 +152,8 @@ async def test_a_photo_is_uploaded_and_kept(browser: Browser, offline_web: WebAp
     await shot(page, "photo-uploaded")
     sender_id = f"web:{session_id_of(await cookie_of(context))}"
     await context.close()
-    engine = create_engine(web_database_url)
-    with engine.connect() as connection:
-        rows = connection.execute(
-            text("SELECT media_type, size, original_name FROM evidence WHERE sender_id = :s"), {"s": sender_id}
-        ).all()
-    engine.dispose()
-    assert [tuple(r) for r in rows] == [("image/jpeg", len(photo.getvalue()), "cracked-lid.jpg")]
+    kept = kept_evidence(web_database_url, evidence_dir, sender_id)
+    assert [(e.media_type, e.source, data) for e, data in kept] == [("image/jpeg", "webchat", photo.getvalue())]
 
 
 async def test_a_second_browser_can_neither_read_nor_write_the_first_conversation(
