@@ -124,8 +124,11 @@ async def health(_: web.Request) -> web.Response:
 
 @routes.get("/api/session")
 async def session_info(request: web.Request) -> web.Response:
+    """The page's start: the CSRF token and limits. Every page load renews the session's
+    lifetime (cookie, session data and mailbox), so it runs from the last visit."""
     session = await existing_session(request)
-    settings = request.app[keys.SETTINGS]
+    session.changed()
+    await request.app[keys.MAILBOX].open(session["session_id"])
     return web.json_response({
         "csrf_token": session["csrf_token"],
         "max_message_chars": MAX_MESSAGE_CHARS,

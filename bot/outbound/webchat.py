@@ -13,7 +13,8 @@ Keys (see COMMON.md, "Web chat mailbox in Redis"):
   ``webchat:ids:<session_id>``      set of the item ids in the history (the dedupe)
   ``webchat:alive:<session_id>``    present while the web chat session lives
   ``webchat:push:<session_id>``     pub/sub channel, payload = one JSON item
-All expire with the session (``WEBCHAT_SESSION_TTL_S``), counted from the last activity.
+All expire with the session (``WEBCHAT_SESSION_TTL_S``); the web app renews them on every
+page load and customer message, and each append renews them too.
 """
 
 from __future__ import annotations

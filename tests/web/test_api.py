@@ -12,9 +12,10 @@ from pathlib import Path
 
 import aiohttp
 import pytest
+import redis
 import yaml
 
-from tests.web.conftest import WebApp, kept_evidence, session_id_of
+from tests.web.conftest import REDIS_DB, WebApp, kept_evidence, session_id_of
 from tests.web.test_evidence import ELF, PNG
 
 DOMAIN = yaml.safe_load(Path("domain.yml").read_text(encoding="utf-8"))["responses"]
@@ -72,6 +73,15 @@ async def test_the_page_issues_an_httponly_lax_session_cookie(offline_web: WebAp
     assert cookie["max-age"] == "86400"
     assert len(cookie.value) >= 40
     assert "frame-ancestors *" in page.headers["Content-Security-Policy"]
+
+
+async def test_every_page_load_renews_the_session_lifetime(visitor: Visitor) -> None:
+    client = redis.Redis(db=REDIS_DB)
+    key = f"webchat_session_{visitor.cookie}"
+    client.expire(key, 100)
+    await visitor.open_page()
+    assert client.ttl(key) > 86000
+    client.close()
 
 
 async def test_a_message_is_stored_with_the_reply_and_a_reload_sees_it(visitor: Visitor) -> None:
