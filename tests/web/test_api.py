@@ -15,7 +15,9 @@ import pytest
 import redis
 import yaml
 
-from tests.web.conftest import REDIS_DB, WebApp, kept_evidence, session_id_of
+from tests.web.conftest import (
+    REDIS_DB, UNUSED_RASA_PORT, WEB_PORTS, WebApp, kept_evidence, session_id_of, start_web, web_env,
+)
 from tests.web.test_evidence import ELF, PNG
 
 DOMAIN = yaml.safe_load(Path("domain.yml").read_text(encoding="utf-8"))["responses"]
@@ -73,6 +75,18 @@ async def test_the_page_issues_an_httponly_lax_session_cookie(offline_web: WebAp
     assert cookie["max-age"] == "86400"
     assert len(cookie.value) >= 40
     assert "frame-ancestors *" in page.headers["Content-Security-Policy"]
+
+
+async def test_secure_cookies_when_served_over_https(web_database_url: str, evidence_dir: Path, rest_token: str,
+                                                     tmp_path: Path) -> None:
+    env = web_env(web_database_url, evidence_dir, UNUSED_RASA_PORT, rest_token, WEB_SECURE_COOKIES="1")
+    app = start_web(WEB_PORTS[7], env, tmp_path)
+    try:
+        async with aiohttp.ClientSession() as http, http.get(f"{app.url}/") as page:
+            cookie = page.cookies["webchat_session"]
+    finally:
+        app.stop()
+    assert cookie["secure"] is True and cookie["httponly"] is True and cookie["samesite"] == "Lax"
 
 
 async def test_every_page_load_renews_the_session_lifetime(visitor: Visitor) -> None:
