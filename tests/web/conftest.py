@@ -128,6 +128,7 @@ def offline_web(web_database_url: str, evidence_dir: Path, rest_token: str,
     app = start_web(WEB_PORTS[0], env, tmp_path_factory.mktemp("weblogs"))
     yield app
     app.stop()
+    flush()
 
 
 @pytest.fixture(scope="session")
