@@ -1,0 +1,1 @@
+"""The customer-facing web chat: our own aiohttp app (page, widget, API, WebSocket, push)."""

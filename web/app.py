@@ -1,0 +1,80 @@
+"""The web app factory: everything is built here, nothing at import."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import AsyncIterator
+
+import aiohttp
+import aiohttp_session
+from aiohttp import web
+from aiohttp_session.redis_storage import RedisStorage
+
+from bot.db import make_engine, make_sessionmaker, migrate
+from bot.evidence import EvidenceStore, FileSystemStorage
+from bot.outbound.webchat import WebChatMailbox
+from bot.settings import load_settings
+from web import keys
+from web.chat import STATIC, refusals, routes
+from web.push import PushHub, run_hub
+from web.settings import JSON_BODY_MAX_BYTES, WebSettings
+from web.texts import Texts
+
+COOKIE_NAME = "webchat_session"
+
+
+def create_app(settings: WebSettings) -> web.Application:
+    """The web chat app for ``settings``; Redis, Rasa and the store are opened on start-up."""
+    app = web.Application(client_max_size=JSON_BODY_MAX_BYTES, middlewares=[refusals])
+    app[keys.SETTINGS] = settings
+    app[keys.TEXTS] = Texts.load()
+    app[keys.PAGE] = (STATIC / "index.html").read_bytes()
+    client = settings.mailbox.redis()
+    app[keys.REDIS] = client
+    app[keys.MAILBOX] = WebChatMailbox(client, settings.mailbox.session_ttl_s)
+    app[keys.HUB] = PushHub()
+    aiohttp_session.setup(app, RedisStorage(
+        client, cookie_name=COOKIE_NAME, max_age=settings.mailbox.session_ttl_s, httponly=True,
+        secure=settings.secure_cookies, samesite=settings.cookie_samesite,
+        key_factory=lambda: secrets.token_urlsafe(32),
+    ))
+    app.cleanup_ctx.append(_redis_ctx)
+    app.cleanup_ctx.append(_push_ctx)
+    app.cleanup_ctx.append(_http_ctx)
+    app.cleanup_ctx.append(_evidence_ctx)
+    app.on_shutdown.append(_close_sockets)
+    app.add_routes(routes)
+    app.router.add_static("/static/", STATIC)
+    return app
+
+
+async def _redis_ctx(app: web.Application) -> AsyncIterator[None]:
+    await app[keys.REDIS].ping()
+    yield
+    await app[keys.REDIS].close()
+
+
+async def _push_ctx(app: web.Application) -> AsyncIterator[None]:
+    async for _ in run_hub(app, app[keys.HUB], app[keys.REDIS]):
+        yield
+
+
+async def _http_ctx(app: web.Application) -> AsyncIterator[None]:
+    async with aiohttp.ClientSession() as session:
+        app[keys.HTTP] = session
+        yield
+
+
+async def _evidence_ctx(app: web.Application) -> AsyncIterator[None]:
+    """The evidence store on the ticket database (migrated, as every process does at start)."""
+    settings = app[keys.SETTINGS]
+    engine = make_engine(load_settings().database_url)
+    migrate(engine)
+    evidence = settings.evidence
+    app[keys.EVIDENCE] = EvidenceStore(make_sessionmaker(engine), FileSystemStorage(evidence.directory), evidence.max_bytes)
+    yield
+    engine.dispose()
+
+
+async def _close_sockets(app: web.Application) -> None:
+    await app[keys.HUB].close_all()

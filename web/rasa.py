@@ -1,0 +1,52 @@
+"""Forwarding a customer's message to Rasa's REST channel.
+
+Every message of one conversation goes to the same Rasa process (a stable hash of the
+session id picks it), so its messages reach Rasa in the order they were sent. The
+conversation's sender is ``web:<session_id>``: the server chose it, the client never
+names it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from typing import Any
+
+import aiohttp
+
+logger = logging.getLogger(__name__)
+
+
+class RasaSlowDown(Exception):
+    """The REST channel's own flood limit refused the message (HTTP 429)."""
+
+
+class RasaUnavailable(Exception):
+    """Rasa did not answer usefully; the customer is told so, never left in silence."""
+
+
+def pick_url(urls: tuple[str, ...], session_id: str) -> str:
+    """The Rasa server of this conversation: the same one for every message of the session."""
+    digest = hashlib.sha256(session_id.encode()).digest()
+    return urls[int.from_bytes(digest[:8], "big") % len(urls)]
+
+
+async def ask_rasa(
+    http: aiohttp.ClientSession, urls: tuple[str, ...], token: str, session_id: str, text: str, timeout_s: float,
+) -> list[dict[str, Any]]:
+    """Rasa's replies (``[{"text", "buttons"}...]``) to the customer's text."""
+    body = {"sender": f"web:{session_id}", "message": text, "metadata": {"channel": "webchat"}}
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    url = f"{pick_url(urls, session_id)}/webhooks/rest/webhook"
+    try:
+        async with http.post(url, json=body, headers=headers, timeout=aiohttp.ClientTimeout(total=timeout_s)) as response:
+            if response.status == 429:
+                raise RasaSlowDown()
+            if response.status != 200:
+                raise RasaUnavailable(f"Rasa answered {response.status}")
+            replies = await response.json()
+    except (aiohttp.ClientError, TimeoutError, ValueError) as error:
+        raise RasaUnavailable(type(error).__name__) from error
+    if not isinstance(replies, list):
+        raise RasaUnavailable("Rasa's answer is not a list")
+    return [reply for reply in replies if isinstance(reply, dict) and reply.get("text")]
