@@ -47,7 +47,10 @@ READY_TIMEOUT_S = 180
 STOP_TIMEOUT_S = 60
 MAX_STARTS_WHILE_WAITING = 3
 PR_SET_PDEATHSIG = 1
-WHOLE_NUMBERS = ("RASA_PORT", "RASA_PROCESSES", "ACTION_PORT", "REDIS_PORT", "REDIS_TRACKER_DB", "REDIS_LOCK_DB")
+WHOLE_NUMBERS = (
+    "RASA_PORT", "RASA_PROCESSES", "ACTION_PORT", "REDIS_PORT", "REDIS_TRACKER_DB", "REDIS_LOCK_DB", "WORKER_REDIS_DB",
+    "WEB_PORT", "WEBCHAT_REDIS_DB",
+)
 LOOPBACK = "127.0.0.1"
 REDIS_HELP = (
     "install Redis (Debian/Ubuntu: sudo apt-get install redis-server; macOS: brew install redis) "
@@ -105,6 +108,9 @@ def stack_environment(overrides: dict[str, str] | None = None) -> dict[str, str]
     | REST_CHANNEL_TOKEN | generated, var/secrets/rest_channel_token | bearer token of the REST channel (trusted back ends) |
     | REDIS_HOST / REDIS_PORT | 127.0.0.1 / 6379 | Redis for trackers and locks |
     | REDIS_TRACKER_DB / REDIS_LOCK_DB | 0 / 1 | Redis databases |
+    | WORKER_REDIS_DB | 2 | Redis database of the job queue (outbound delivery) |
+    | WEB_HOST / WEB_PORT | 127.0.0.1 / 8080 | web chat (page, widget.js, API, WebSocket) |
+    | WEBCHAT_REDIS_DB | 2 | web chat sessions, histories, rate limits |
     | OMP_NUM_THREADS / OMP_WAIT_POLICY | 1 / PASSIVE | OpenMP of the sentence-embedding engine |
 
     OpenMP sizes its pool when the first library using it loads (Rasa's imports load one
@@ -122,6 +128,10 @@ def stack_environment(overrides: dict[str, str] | None = None) -> dict[str, str]
     env.setdefault("REDIS_PORT", "6379")
     env.setdefault("REDIS_TRACKER_DB", "0")
     env.setdefault("REDIS_LOCK_DB", "1")
+    env.setdefault("WORKER_REDIS_DB", "2")
+    env.setdefault("WEB_HOST", LOOPBACK)
+    env.setdefault("WEB_PORT", "8080")
+    env.setdefault("WEBCHAT_REDIS_DB", "2")
     env.setdefault(
         "ACTION_ENDPOINT_URL", f"http://{connect_host(env['ACTION_HOST'])}:{env['ACTION_PORT']}/webhook"
     )
@@ -176,9 +186,13 @@ def rasa_urls(env: dict[str, str]) -> list[str]:
     return [f"http://{host}:{port}" for port in rasa_ports(env)]
 
 
-def programs(env: dict[str, str], model: Path, *, with_actions: bool, with_redis: bool) -> list[Program]:
+def programs(
+    env: dict[str, str], model: Path, *, with_actions: bool, with_redis: bool, with_web: bool = False,
+    with_worker: bool = False,
+) -> list[Program]:
     """What supervisor runs for this environment: Redis first (when ours), then the action
-    server, then the Rasa servers, each on the interface and port the environment names."""
+    server, then the Rasa servers, then the web app and the worker, each on the interface
+    and port the environment names."""
     python = str(BIN / "python")
     chosen = []
     if with_redis:
@@ -197,6 +211,10 @@ def programs(env: dict[str, str], model: Path, *, with_actions: bool, with_redis
             python, "-m", "connectors.rasa_server", "run", "--enable-api", "--interface", env["RASA_HOST"],
             "--port", str(port), "--model", str(model), "--endpoints", "endpoints.yml", "--credentials", "credentials.yml",
         ), priority=30))
+    if with_web:
+        chosen.append(Program("web", (python, "-m", "web"), priority=40))
+    if with_worker:
+        chosen.append(Program("worker", (python, "-m", "worker"), priority=40))
     return chosen
 
 
@@ -217,6 +235,8 @@ class Stack:
     log_dir: Path
     run_dir: Path | None = None
     with_actions: bool = True
+    with_web: bool = False
+    with_worker: bool = False
     echo: bool = False
     supervisor: subprocess.Popen | None = None
     programs: list[str] = field(default_factory=list)
@@ -238,6 +258,10 @@ class Stack:
     def api_token(self) -> str:
         """Token for Rasa's HTTP API: pass it as the ``token`` query parameter."""
         return self.env["RASA_AUTH_TOKEN"]
+
+    @property
+    def web_url(self) -> str:
+        return f"http://{connect_host(self.env['WEB_HOST'])}:{self.env['WEB_PORT']}"
 
     @property
     def channel_token(self) -> str:
@@ -268,6 +292,8 @@ class Stack:
         wanted = [("RASA_PORT", self.env["RASA_HOST"], port) for port in self.rasa_ports]
         if self.with_actions:
             wanted.append(("ACTION_PORT", self.env["ACTION_HOST"], int(self.env["ACTION_PORT"])))
+        if self.with_web:
+            wanted.append(("WEB_PORT", self.env["WEB_HOST"], int(self.env["WEB_PORT"])))
         for variable, host, port in wanted:
             if port_in_use(host, port):
                 raise StackError(f"port {port} is already in use (another 'make run'?); stop it or set {variable}")
@@ -292,7 +318,10 @@ class Stack:
         with_redis = self.preflight()
         for directory in (self.log_dir, self._state_dir):
             directory.mkdir(parents=True, exist_ok=True)
-        chosen = programs(self.env, model, with_actions=self.with_actions, with_redis=with_redis)
+        chosen = programs(
+            self.env, model, with_actions=self.with_actions, with_redis=with_redis, with_web=self.with_web,
+            with_worker=self.with_worker,
+        )
         config = self.config_path
         config.write_text(render(chosen, directory=ROOT, log_dir=self.log_dir, run_dir=self._state_dir))
         self.programs = [program.name for program in chosen]
@@ -313,6 +342,8 @@ class Stack:
         checks = {f"rasa-{port}": f"{url}/status?{token}" for port, url in zip(self.rasa_ports, self.rasa_urls)}
         if self.with_actions:
             checks["actions"] = f"{self.action_url}/health"
+        if self.with_web:
+            checks["web"] = f"{self.web_url}/healthz"
         return checks
 
     def wait_ready(self, deadline: float) -> None:
@@ -381,7 +412,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     try:
-        stack = Stack(env=stack_environment(), log_dir=ROOT / "var" / "log", run_dir=ROOT / "var" / "run", echo=True)
+        stack = Stack(
+            env=stack_environment(), log_dir=ROOT / "var" / "log", run_dir=ROOT / "var" / "run", echo=True,
+            with_web=True, with_worker=True,
+        )
     except StackError as exc:
         print(f"stack: {exc}", file=sys.stderr)
         return 1
@@ -400,6 +434,8 @@ def main(argv: list[str] | None = None) -> int:
         stack.start(model_path())
         logger.info("ready in %.1f s; REST: %s (POST /webhooks/rest/webhook); logs in var/log/",
                     stack.seconds_to_ready, ", ".join(stack.rasa_urls))
+        logger.info("web chat: %s/ (embed on a page: <script src=\"%s/widget.js\" defer></script>)",
+                    stack.web_url, stack.web_url)
         logger.info("the HTTP API wants ?token=$RASA_AUTH_TOKEN (when unset: the one in var/secrets/rasa_auth_token)")
         logger.info("chat in a terminal with: make chat   (Ctrl-C here stops everything)")
         code = stack.supervisor.wait() if stack.supervisor else 1

@@ -21,11 +21,12 @@ from typing import Any
 from aiohttp import WSMsgType, web
 from aiohttp_session import Session, get_session
 
+from bot.channel_policy import RateLimit
 from bot.evidence import EvidenceRejected
 from bot.outbound.webchat import make_item
+from bot.rate_limit import ConversationRateLimiter
 from web import keys
 from web.rasa import RasaSlowDown, RasaUnavailable, ask_rasa
-from web.ratelimit import within_budget
 from web.settings import JSON_BODY_MAX_BYTES, MAX_MESSAGE_CHARS, MULTIPART_OVERHEAD_BYTES
 
 logger = logging.getLogger(__name__)
@@ -168,7 +169,10 @@ async def handle_message(app: web.Application, session_id: str, text: str, title
     settings, texts = app[keys.SETTINGS], app[keys.TEXTS]
     if not text:
         return Outcome(400, error="empty_message")
-    if not await within_budget(app[keys.REDIS], session_id, settings.rate_limit, settings.rate_window_s):
+    limiter = ConversationRateLimiter(
+        app[keys.REDIS], RateLimit(messages=settings.rate_limit, per_seconds=settings.rate_window_s)
+    )
+    if not await limiter.allow(f"web:{session_id}"):
         return Outcome(429, notice=make_item("system", texts.say("utter_slow_down")), error="rate_limited")
     mailbox = app[keys.MAILBOX]
     await mailbox.open(session_id)

@@ -10,7 +10,7 @@
 | WEB_COOKIE_SAMESITE | Lax | ``None`` (with WEB_SECURE_COOKIES=1) lets the widget keep its session inside another site's page |
 | WEBCHAT_SESSION_TTL_S | 86400 | session and history lifetime after the last activity |
 | WEBCHAT_REDIS_DB | 2 | Redis database of sessions, histories, rate limits (REDIS_HOST/REDIS_PORT as the stack) |
-| WEBCHAT_RATE_LIMIT / WEBCHAT_RATE_WINDOW_S | 20 / 10 | messages a session may send per window (more: ``utter_slow_down``) |
+| WEBCHAT_RATE_LIMIT / WEBCHAT_RATE_WINDOW_S | settings/channels.yml (20 / 10) | messages a session may send per window (more: ``utter_slow_down``) |
 | RASA_HOST / RASA_PORT / RASA_PROCESSES | 127.0.0.1 / 5005 / 2 | the Rasa servers (as scripts/stack.py runs them) |
 | REST_CHANNEL_TOKEN | (none) | bearer token the Rasa REST channel requires |
 | RASA_TIMEOUT_S | 30 | longest wait for Rasa's reply |
@@ -22,6 +22,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
+from bot.channel_policy import channel_policy
 from bot.evidence import EvidenceSettings
 from bot.outbound.webchat import MailboxSettings
 
@@ -73,8 +74,8 @@ class WebSettings:
             frame_ancestors=os.environ.get("WEB_FRAME_ANCESTORS", "*"),
             secure_cookies=os.environ.get("WEB_SECURE_COOKIES", "0") == "1",
             cookie_samesite=samesite,
-            rate_limit=_whole("WEBCHAT_RATE_LIMIT", 20),
-            rate_window_s=_whole("WEBCHAT_RATE_WINDOW_S", 10),
+            rate_limit=_whole("WEBCHAT_RATE_LIMIT", channel_policy().rate_limit.messages),
+            rate_window_s=_whole("WEBCHAT_RATE_WINDOW_S", channel_policy().rate_limit.per_seconds),
             rasa_urls=tuple(f"http://{rasa_host}:{first + i}" for i in range(count)),
             rest_channel_token=os.environ.get("REST_CHANNEL_TOKEN", ""),
             rasa_timeout_s=float(os.environ.get("RASA_TIMEOUT_S", "30")),

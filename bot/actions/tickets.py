@@ -86,7 +86,7 @@ def _store_or_spool(rt: Runtime, draft: TicketDraft, now: datetime) -> Filing:
 async def file_from_tracker(tracker: Tracker, status: str) -> Filing:
     """Build the draft from the conversation and file it without blocking the event loop."""
     rt = runtime()
-    channel = tracker.get_latest_input_channel() or "unknown"
+    channel = conversation_channel(tracker.sender_id, tracker.get_latest_input_channel())
     now = datetime.now(timezone.utc)
     customer_type = await asyncio.to_thread(_customer_type, rt, channel, tracker.sender_id)
     draft = build_draft(

@@ -185,3 +185,9 @@ class WebChatTransport:
         except RedisError as error:
             raise TransientDeliveryError(f"web chat mailbox unreachable: {type(error).__name__}") from error
         logger.info("web chat message delivered", extra={"key": key, "duplicate": not added})
+
+
+def create_transport() -> WebChatTransport:
+    """The web chat transport the worker registers, on the mailbox the environment names."""
+    settings = MailboxSettings.from_env()
+    return WebChatTransport(WebChatMailbox(settings.redis(), settings.session_ttl_s))

@@ -8,8 +8,12 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import event, inspect, text
 
+import bot.evidence  # noqa: F401  (declares the evidence table)
+import bot.outbound.store  # noqa: F401  (declares outbound_messages)
 from bot.db import make_engine, migrate
 from bot.models import metadata
+
+HEAD = "0003_evidence"
 
 
 def _migrate(url: str) -> None:
@@ -35,14 +39,14 @@ def test_migrate_creates_the_tables_and_the_version_table(db_url: str) -> None:
     tables = set(inspect(engine).get_table_names())
     indexes = {index["name"] for index in inspect(engine).get_indexes("tickets")}
     engine.dispose()
-    assert {"alembic_version", "tickets", "ticket_events"} <= tables
+    assert {"alembic_version", "tickets", "ticket_events", "outbound_messages", "evidence"} <= tables
     assert {
         "ix_tickets_status",
         "ix_tickets_category",
         "ix_tickets_created_at",
         "ix_tickets_channel_sender_id",
     } <= indexes
-    assert _head(db_url) == "0001"
+    assert _head(db_url) == HEAD
 
 
 def test_migrate_twice_is_a_no_op(db_url: str) -> None:
@@ -54,7 +58,7 @@ def test_migrate_twice_is_a_no_op(db_url: str) -> None:
     with engine.connect() as connection:
         versions = connection.execute(text("SELECT version_num FROM alembic_version")).scalars().all()
     engine.dispose()
-    assert versions == ["0001"]
+    assert versions == [HEAD]
     writes = ("CREATE", "ALTER", "DROP", "INSERT", "UPDATE")
     changes = [sql for sql in statements if sql.lstrip().upper().startswith(writes)]
     assert changes == []
@@ -73,7 +77,7 @@ def test_processes_starting_together_all_migrate(db_url: str) -> None:
     context = multiprocessing.get_context("spawn")
     with context.Pool(4) as pool:
         pool.map(_migrate, [db_url] * 4)
-    assert _head(db_url) == "0001"
+    assert _head(db_url) == HEAD
 
 
 def test_a_sqlite_store_creates_its_folder_and_lets_processes_share_it(sqlite_url: str) -> None:

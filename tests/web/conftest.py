@@ -7,7 +7,7 @@ pytest session as tests/e2e's stack:
 | variable | default | meaning |
 |---|---|---|
 | E2E_PORT_OFFSET | 0 | as tests/e2e: ports are 15000 + offset + 35/36 (Rasa), +85 (actions), +90..+99 (web apps) |
-| WEB_TEST_REDIS_DB | 12 | one Redis database for the web chat and this stack's trackers and locks (distinct key prefixes) |
+| WEB_TEST_REDIS_DB | 15 | one Redis database for the web chat and this stack's trackers and locks (distinct key prefixes) |
 | E2E_MODEL | the current model | as tests/e2e |
 """
 
@@ -37,7 +37,7 @@ PORT_BASE = 15000 + int(os.environ.get("E2E_PORT_OFFSET", "0"))
 RASA_PORT = PORT_BASE + 35
 ACTION_PORT = PORT_BASE + 85
 WEB_PORTS = tuple(range(PORT_BASE + 90, PORT_BASE + 100))
-REDIS_DB = int(os.environ.get("WEB_TEST_REDIS_DB", "12"))
+REDIS_DB = int(os.environ.get("WEB_TEST_REDIS_DB", "15"))
 UNUSED_RASA_PORT = PORT_BASE + 89
 """Nothing listens here: a web app pointed at it meets a Rasa that is down."""
 ARTIFACTS = ROOT / "var" / "artifacts"

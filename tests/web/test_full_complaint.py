@@ -13,7 +13,7 @@ from tests.web.complaint import tell_complaint
 from tests.web.conftest import WebApp, session_id_of
 from tests.web.test_api import Visitor
 
-EXPECTED_CHANNEL = "rest"
+EXPECTED_CHANNEL = "webchat"
 """What Rasa records today for the web app's messages (they come through the REST channel).
 Lead: "webchat" once bot/channels.py (sender prefix "web:" -> "webchat") is merged."""
 

@@ -1,7 +1,7 @@
 """Evidence: files customers sent (photos, PDFs), keyed by the conversation's sender id.
 
-Revision ID: 0002_evidence
-Revises: 0001
+Revision ID: 0003_evidence
+Revises: 0002_outbound
 Create Date: 2026-11-30
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0002_evidence"
-down_revision = "0001"
+revision = "0003_evidence"
+down_revision = "0002_outbound"
 branch_labels = None
 depends_on = None
 
