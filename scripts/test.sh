@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite: data validation, Rasa test stories against the trained
-# model, then pytest (unit, actions, the ticket store on SQLite and PostgreSQL, and
-# scripted customers talking to a running stack over REST).
+# model, then pytest (unit, actions, the ticket store on SQLite and PostgreSQL,
+# scripted customers talking to a running stack, the web chat in a real browser).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PYTHONPATH="$PWD"
@@ -14,6 +14,12 @@ $RASA data validate --config config.yml --domain domain.yml --data data
 echo "== rasa test core (tests/test_stories.yml)"
 rm -rf results/core
 $RASA test core --model "$MODEL" --stories tests/test_stories.yml --fail-on-prediction-errors --out results/core
+
+echo "== Debian's chromium for the browser tests (Playwright drives it; no browser is downloaded)"
+if [ ! -x /usr/bin/chromium ]; then
+  SUDO=$([ "$(id -u)" -eq 0 ] || echo sudo)
+  $SUDO apt-get update -qq && $SUDO apt-get install -y -qq --no-install-recommends chromium >/dev/null
+fi
 
 echo "== pytest"
 .venv/bin/python -m pytest "$@"
