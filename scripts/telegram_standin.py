@@ -59,6 +59,8 @@ class StandinState:
     failures: dict[str, list[int]] = field(default_factory=dict)
     refused: list[tuple[str, int, float]] = field(default_factory=list)
     pending_updates: list[dict[str, Any]] = field(default_factory=list)
+    blocked: set[int] = field(default_factory=set)
+    """Chats whose customer blocked the bot: sends to them answer 403."""
     _ids: Iterator[int] = field(default_factory=lambda: itertools.count(1000))
     _updates: Iterator[int] = field(default_factory=lambda: itertools.count(int(time.time()) % 100_000_000))
 
@@ -130,6 +132,8 @@ async def _method(request: web.Request) -> web.Response:
         retry_after = waits.pop(0)
         state.refused.append((method, retry_after, time.monotonic()))
         return _error(429, f"Too Many Requests: retry after {retry_after}", retry_after=retry_after)
+    if method.startswith("send") and params.get("chat_id") in state.blocked:
+        return _error(403, "Forbidden: bot was blocked by the user")
     state.calls.append(Call(method, params, time.monotonic()))
     return _answer(state, method, params)
 
