@@ -68,6 +68,8 @@ TYPING_REPEAT_S = 4.5
 """Telegram shows "typing…" for five seconds or until the next message."""
 UNREADABLE_FILES = ("video", "audio", "animation", "video_note")
 OTHER_NON_TEXT = ("contact", "dice", "poll", "game", "story")
+BOT_API_DOWNLOAD_LIMIT = 20 * 1024 * 1024
+"""Telegram's cloud Bot API lets a bot download files of up to 20 MB."""
 
 OnNewMessage = Callable[[UserMessage], Awaitable[Any]]
 
@@ -201,6 +203,10 @@ class Handling:
                 logger.info("telegram update already handled", extra={"update_id": update_id})
                 return
             update = Update.de_json(data, self.bot)
+        except Exception:
+            logger.exception("telegram update could not be read", extra={"update_id": update_id})
+            return
+        try:
             if update.callback_query is not None:
                 await self._callback(update)
             elif update.edited_message is not None:
@@ -212,6 +218,9 @@ class Handling:
                 logger.info("telegram update of an unhandled type ignored", extra={"update_id": update_id, "kinds": kinds})
         except Exception:
             logger.exception("telegram update failed", extra={"update_id": update_id})
+            if update.effective_chat is not None:
+                with contextlib.suppress(Exception):
+                    await self._say(update.effective_chat.id, SILENCE_RESPONSE)
 
     async def _message(self, message: Message) -> None:
         chat_id = message.chat_id
@@ -271,6 +280,9 @@ class Handling:
         name = message.document.file_name if message.document else None
         async with self._typing(chat_id):
             source = message.document or message.photo[-1]
+            if (source.file_size or 0) > BOT_API_DOWNLOAD_LIMIT:
+                await self._say(chat_id, "utter_attachment_too_large", max_mb=_evidence_max_mb())
+                return
             data = bytes(await (await source.get_file()).download_as_bytearray())
             try:
                 await asyncio.to_thread(store_evidence, f"{SENDER_PREFIX}{chat_id}", data, source="telegram", original_name=name)
@@ -344,6 +356,13 @@ class Handling:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+
+
+def _evidence_max_mb() -> int:
+    """The evidence store's size limit in MB, for a file too large even to fetch."""
+    from bot.evidence import EvidenceSettings
+
+    return EvidenceSettings.from_env().max_bytes // (1024 * 1024)
 
 
 async def _relay_updates(settings: TelegramSettings, webhook_url: str) -> None:

@@ -11,25 +11,10 @@ from typing import Any
 
 from scripts.stack import Stack
 from scripts.telegram_standin import Call, RunningStandin, callback_update, text_update
+from tests.e2e.test_restart import ANSWERS, OPENING
 
-ANSWERS = {
-    "customer_name": "Sam Patel",
-    "contact": "sam.patel@example.com",
-    "complaint_product": "a toaster",
-    "problem_description": "it stopped working after two days",
-    "incident_date": "on the 3rd",
-    "incident_location": "online, your website",
-    "order_ref": "55120",
-    "people_involved": "nobody else",
-    "impact": "no toast for the children's breakfast all week",
-    "desired_outcome": "a replacement",
-    "chosen_option": "1",
-    "complaint_confirmed": "yes",
-}
-OPENING = (
-    "I bought a toaster on your website on the 3rd, order 55120, and it stopped working "
-    "after two days. I want a replacement."
-)
+__all__ = ["ANSWERS", "OPENING", "TelegramChat", "button_data"]
+
 MAX_TURNS = 20
 
 

@@ -13,7 +13,6 @@ Ports: ``15025/15026`` (Rasa), ``15075`` (actions) and ``15090`` (stand-in), plu
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import secrets
 from collections.abc import Iterator
@@ -22,24 +21,16 @@ from pathlib import Path
 import pytest
 import redis
 
-import scripts.stack
 from bot.db import make_engine, make_sessionmaker, migrate
 from bot.outbound.telegram import TelegramSettings, load_telegram_settings
 from bot.tickets import TicketStore
 from scripts.stack import Stack, stack_environment
-from scripts.telegram_standin import RunningStandin
+from scripts.telegram_standin import RunningStandin, telegram_credentials
 from scripts.train_model import model_path
 
 E2E_PORT_OFFSET = int(os.environ.get("E2E_PORT_OFFSET", "0"))
 E2E_REDIS_DBS = tuple(db.strip() for db in os.environ.get("E2E_REDIS_DBS", "13,14").split(","))
 TELEGRAM_REDIS_DB = os.environ.get("TELEGRAM_E2E_REDIS_DB", "2")
-CREDENTIALS = """\
-connectors.rest.ReliableRestInput:
-connectors.telegram.TelegramInput:
-  token: ${TELEGRAM_TOKEN}
-  webhook_secret: ${TELEGRAM_WEBHOOK_SECRET}
-  api_base_url: ${TELEGRAM_API_BASE_URL}
-"""
 FLOOD_MAX = 20
 """Messages a chat may send in the flood window here: a whole complaint stays under it."""
 
@@ -102,21 +93,10 @@ def telegram_stack(
     """The stack, started with a credentials file that registers the Telegram channel."""
     model = Path(os.environ["E2E_MODEL"]) if os.environ.get("E2E_MODEL") else model_path()
     assert model.exists(), f"no trained model at {model}: run 'make setup' first"
-    credentials = tmp_path_factory.mktemp("credentials") / "credentials.yml"
-    credentials.write_text(CREDENTIALS, encoding="utf-8")
-    original = scripts.stack.programs
-
-    def with_telegram(*args, **kwargs):  # the stack names credentials.yml itself
-        return [
-            dataclasses.replace(p, command=tuple(str(credentials) if a == "credentials.yml" else a for a in p.command))
-            for p in original(*args, **kwargs)
-        ]
-
     _flush(telegram_env)
     standin.state.webhook_secret = telegram_env["TELEGRAM_WEBHOOK_SECRET"]
     running = Stack(env=telegram_env, log_dir=Path(tmp_path_factory.mktemp("logs")))
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(scripts.stack, "programs", with_telegram)
+    with telegram_credentials(tmp_path_factory.mktemp("credentials")), pytest.MonkeyPatch.context() as patch:
         patch.setenv("DATABASE_URL", telegram_env["DATABASE_URL"])
         patch.setenv("EVIDENCE_DIR", telegram_env["EVIDENCE_DIR"])
         try:
