@@ -89,7 +89,8 @@ async def _timed_conversations(send: Send, conversations: int) -> tuple[list[flo
 def _rest(stack: Stack, run: str) -> Send:
     async def send(session: aiohttp.ClientSession, index: int, text: str) -> None:
         url = f"{stack.rasa_urls[index % len(stack.rasa_urls)]}/webhooks/rest/webhook"
-        async with session.post(url, json={"sender": f"bench-{run}-{index}", "message": text}) as reply:
+        headers = {"Authorization": f"Bearer {stack.env['REST_CHANNEL_TOKEN']}"} if "REST_CHANNEL_TOKEN" in stack.env else {}
+        async with session.post(url, json={"sender": f"bench-{run}-{index}", "message": text}, headers=headers) as reply:
             assert reply.status == 200 and await reply.json()
 
     return send
@@ -154,7 +155,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         "RASA_AUTH_TOKEN": secrets.token_urlsafe(24), "ACTION_TOKEN": secrets.token_urlsafe(24),
         "TELEGRAM_TOKEN": standin.state.token, "TELEGRAM_WEBHOOK_SECRET": secret,
         "TELEGRAM_API_BASE_URL": standin.base_url, "TELEGRAM_REDIS_DB": TELEGRAM_DB,
-        "TELEGRAM_FLOOD_MAX": "1000",
     })
     stack = Stack(env=env, log_dir=work / "logs")
     results: dict[str, list[dict[str, float | int | None]]] = {"rest": [], "telegram": []}

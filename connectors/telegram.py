@@ -4,7 +4,8 @@ Webhook mode (production): Telegram POSTs each update to ``/webhooks/telegram/we
 Every request must carry ``X-Telegram-Bot-Api-Secret-Token`` equal to
 ``TELEGRAM_WEBHOOK_SECRET`` (compared in constant time); a missing one is refused with 401,
 a wrong one with 403, and neither is read further or logged with its body. A body over
-``TELEGRAM_MAX_UPDATE_BYTES`` is refused (413) before it is parsed, malformed JSON with 400.
+``max_body_bytes`` (``settings/channels.yml``, every channel's limits) is refused (413)
+before it is parsed, malformed JSON with 400.
 A repeated ``update_id`` (Telegram retries when we are slow) is handled once: a Redis
 ``SET NX`` with a day's expiry, the time Telegram keeps an update.
 
@@ -31,7 +32,6 @@ import contextlib
 import hmac
 import json
 import logging
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -46,6 +46,7 @@ from telegram.error import TelegramError
 from telegram.ext import ExtBot
 
 from bot import log_privacy
+from bot.channel_policy import channel_policy
 from bot.outbound.telegram import (
     SENDER_PREFIX,
     TelegramSettings,
@@ -57,6 +58,7 @@ from bot.outbound.telegram import (
     payload_of,
     split_text,
 )
+from bot.rate_limit import ConversationRateLimiter
 from connectors import rasa_speedups
 
 logger = logging.getLogger(__name__)
@@ -176,13 +178,11 @@ class TelegramInput(InputChannel):
         given = request.headers.get(SECRET_HEADER)
         if given is None or not hmac.compare_digest(given.encode(), self.settings.webhook_secret.encode()):
             status = 401 if given is None else 403
-            logger.warning("telegram webhook refused", extra={"status": status, "peer": request.ip})
+            logger.warning("telegram webhook call without the right secret", extra={"status": status, "peer": request.ip})
             return response.json({"error": "unauthorized" if status == 401 else "forbidden"}, status=status)
-        declared = request.headers.get("content-length", "")
-        if (declared.isdigit() and int(declared) > self.settings.max_update_bytes) or len(
-            request.body or b""
-        ) > self.settings.max_update_bytes:
-            return response.json({"error": "payload_too_large", "max_bytes": self.settings.max_update_bytes}, status=413)
+        limit = channel_policy().max_body_bytes
+        if len(request.body or b"") > limit:
+            return response.json({"error": "payload_too_large", "max_bytes": limit}, status=413)
         return None
 
 
@@ -200,7 +200,7 @@ class Handling:
         update_id = data["update_id"]
         try:
             if not await self.redis.set(f"telegram:update:{update_id}", 1, nx=True, ex=DEDUPE_TTL_S):
-                logger.info("telegram update already handled", extra={"update_id": update_id})
+                logger.warning("telegram update already handled", extra={"update_id": update_id})
                 return
             update = Update.de_json(data, self.bot)
         except Exception:
@@ -215,7 +215,7 @@ class Handling:
                 await self._message(update.message)
             else:
                 kinds = sorted(k for k in data if k != "update_id")
-                logger.info("telegram update of an unhandled type ignored", extra={"update_id": update_id, "kinds": kinds})
+                logger.warning("telegram update of an unhandled type ignored", extra={"update_id": update_id, "kinds": kinds})
         except Exception:
             logger.exception("telegram update failed", extra={"update_id": update_id})
             if update.effective_chat is not None:
@@ -241,7 +241,7 @@ class Handling:
         elif message.sticker or any(getattr(message, kind, None) for kind in OTHER_NON_TEXT):
             await self._say(chat_id, "utter_sticker_received")
         else:
-            logger.info("telegram service message ignored", extra={"chat": chat_id})
+            logger.warning("telegram service message ignored", extra={"chat": chat_id})
 
     async def _edited(self, message: Message) -> None:
         """The corrected text is the customer's newest message: said so, then read as usual."""
@@ -260,7 +260,7 @@ class Handling:
             return
         claim = f"telegram:keyboard:{message.chat.id}:{message.message_id}"
         if not await self.redis.set(claim, query.id, nx=True, ex=DEDUPE_TTL_S):
-            logger.info("telegram button pressed again; ignored", extra={"chat": message.chat.id})
+            logger.warning("telegram button pressed again; ignored", extra={"chat": message.chat.id})
             return
         with contextlib.suppress(TelegramError):
             await self.bot.edit_message_reply_markup(message.chat.id, message.message_id, reply_markup=None)
@@ -312,16 +312,13 @@ class Handling:
             await self._say(chat_id, SILENCE_RESPONSE)
 
     async def _flooded(self, chat_id: int) -> bool:
-        """Per-chat counter per window: over the limit, one ``utter_slow_down`` and nothing more."""
-        window = self.channel.settings.flood_window_s
-        key = f"telegram:flood:{chat_id}:{int(time.time() // window)}"
-        count = await self.redis.incr(key)
-        if count == 1:
-            await self.redis.expire(key, window * 2)
-        if count <= self.channel.settings.flood_max:
+        """Over the per-conversation limit of settings/channels.yml: one ``utter_slow_down`` a
+        window, and the message is dropped. Each chat has its own counter, so others go on."""
+        limit = channel_policy().rate_limit
+        if await ConversationRateLimiter(self.redis, limit).allow(f"{SENDER_PREFIX}{chat_id}"):
             return False
-        if count == self.channel.settings.flood_max + 1:
-            logger.info("telegram chat rate-limited", extra={"chat": chat_id})
+        if await self.redis.set(f"telegram:slowed:{chat_id}", 1, nx=True, ex=limit.per_seconds):
+            logger.warning("telegram chat rate-limited", extra={"chat": chat_id})
             await self._say(chat_id, "utter_slow_down")
         return True
 

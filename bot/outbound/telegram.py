@@ -52,11 +52,11 @@ class TelegramSettings:
     | TELEGRAM_TOKEN | (none: channel off) | the bot's token from @BotFather |
     | TELEGRAM_WEBHOOK_SECRET | (required with a token) | ``secret_token`` given to setWebhook, 1-256 of A-Z a-z 0-9 _ - |
     | TELEGRAM_API_BASE_URL | https://api.telegram.org | Bot API root (tests: the local stand-in) |
-    | TELEGRAM_REDIS_DB | 2 | Redis database for dedupe keys, flood counters, long button payloads |
-    | TELEGRAM_FLOOD_MAX / TELEGRAM_FLOOD_WINDOW_S | 8 / 10 | messages one chat may send per window |
-    | TELEGRAM_MAX_UPDATE_BYTES | 65536 | larger webhook bodies are refused unread (413) |
+    | TELEGRAM_REDIS_DB | REDIS_LOCK_DB, else 1 | Redis database for update/press/send dedupe keys, flood counters, long button payloads |
     | TELEGRAM_SEND_RETRIES | 3 | times a reply is retried after Telegram's 429 ``retry_after`` |
     | REDIS_HOST / REDIS_PORT | 127.0.0.1 / 6379 | shared with the rest of the stack |
+
+    The body-size and flood limits are every channel's: ``settings/channels.yml``.
     """
 
     token: str
@@ -65,9 +65,6 @@ class TelegramSettings:
     redis_host: str
     redis_port: int
     redis_db: int
-    flood_max: int
-    flood_window_s: int
-    max_update_bytes: int
     send_retries: int
 
     @property
@@ -101,18 +98,13 @@ def load_telegram_settings(environ: dict[str, str] | None = None, **given: str |
         api_base_url=(env.get("TELEGRAM_API_BASE_URL") or DEFAULT_API_BASE_URL).rstrip("/"),
         redis_host=env.get("REDIS_HOST") or "127.0.0.1",
         redis_port=_whole("REDIS_PORT", 6379, env),
-        redis_db=_whole("TELEGRAM_REDIS_DB", 2, env),
-        flood_max=_whole("TELEGRAM_FLOOD_MAX", 8, env),
-        flood_window_s=_whole("TELEGRAM_FLOOD_WINDOW_S", 10, env),
-        max_update_bytes=_whole("TELEGRAM_MAX_UPDATE_BYTES", 65536, env),
+        redis_db=_whole("TELEGRAM_REDIS_DB", _whole("REDIS_LOCK_DB", 1, env), env),
         send_retries=_whole("TELEGRAM_SEND_RETRIES", 3, env),
     )
     if settings.token and not _SECRET.fullmatch(settings.webhook_secret):
         raise TelegramSettingsError(
             "TELEGRAM_WEBHOOK_SECRET must be set with TELEGRAM_TOKEN: 1-256 characters of A-Z, a-z, 0-9, _ and -"
         )
-    if settings.flood_max < 1 or settings.flood_window_s < 1:
-        raise TelegramSettingsError("TELEGRAM_FLOOD_MAX and TELEGRAM_FLOOD_WINDOW_S must be at least 1")
     return settings
 
 

@@ -26,7 +26,8 @@ class TelegramChat:
     standin: RunningStandin
     chat_id: int
     turns: int = 0
-    pressed: list[str] = field(default_factory=list)
+    pressed: list[tuple[Call, str]] = field(default_factory=list)
+    """Every press: the bot's message and the button's data."""
 
     @property
     def sender(self) -> str:
@@ -52,7 +53,7 @@ class TelegramChat:
     def press(self, message: Call, data: str) -> list[Call]:
         """Press the button of ``message`` that carries ``data``."""
         assert data in button_data(message), (data, button_data(message))
-        self.pressed.append(data)
+        self.pressed.append((message, data))
         return self.post(callback_update(self.standin.state, message, data))
 
     def tracker(self) -> dict[str, Any]:

@@ -31,8 +31,6 @@ from scripts.train_model import model_path
 E2E_PORT_OFFSET = int(os.environ.get("E2E_PORT_OFFSET", "0"))
 E2E_REDIS_DBS = tuple(db.strip() for db in os.environ.get("E2E_REDIS_DBS", "13,14").split(","))
 TELEGRAM_REDIS_DB = os.environ.get("TELEGRAM_E2E_REDIS_DB", "2")
-FLOOD_MAX = 20
-"""Messages a chat may send in the flood window here: a whole complaint stays under it."""
 
 
 @pytest.fixture(scope="session")
@@ -75,8 +73,6 @@ def telegram_env(standin: RunningStandin, tmp_path_factory: pytest.TempPathFacto
             "TELEGRAM_WEBHOOK_SECRET": secrets.token_urlsafe(32),
             "TELEGRAM_API_BASE_URL": standin.base_url,
             "TELEGRAM_REDIS_DB": TELEGRAM_REDIS_DB,
-            "TELEGRAM_FLOOD_MAX": str(FLOOD_MAX),
-            "TELEGRAM_FLOOD_WINDOW_S": "10",
         }
     )
 
