@@ -24,6 +24,7 @@ import asyncio
 import json
 import os
 import secrets
+import subprocess
 import sys
 import tempfile
 import time
@@ -42,12 +43,7 @@ from bot.db import make_engine, migrate  # noqa: E402
 from bot.outbound import Conversation, OutboundMessage  # noqa: E402
 from bot.outbound.telegram import TelegramSettings, TelegramTransport, load_telegram_settings  # noqa: E402
 from scripts.stack import Stack, stack_environment  # noqa: E402
-from scripts.telegram_standin import (  # noqa: E402
-    SECRET_HEADER,
-    RunningStandin,
-    telegram_credentials,
-    text_update,
-)
+from scripts.telegram_standin import SECRET_HEADER, StandinState, telegram_credentials, text_update  # noqa: E402
 
 MESSAGES = (
     "I bought a toaster on your website on the 3rd, order 55120, and it stopped working after two days. "
@@ -96,36 +92,38 @@ def _rest(stack: Stack, run: str) -> Send:
     return send
 
 
-def _telegram(stack: Stack, standin: RunningStandin, secret: str, first_chat: int) -> Send:
+def _telegram(stack: Stack, updates: StandinState, secret: str, first_chat: int) -> Send:
     async def send(session: aiohttp.ClientSession, index: int, text: str) -> None:
         url = f"{stack.rasa_urls[index % len(stack.rasa_urls)]}/webhooks/telegram/webhook"
-        update = text_update(standin.state, first_chat + index, text)
+        update = text_update(updates, first_chat + index, text)
         async with session.post(url, json=update, headers={SECRET_HEADER: secret}) as reply:
             assert reply.status == 200
 
     return send
 
 
-async def _pushes(standin: RunningStandin, settings: TelegramSettings, conversations: int, rounds: int) -> list[float]:
-    """Seconds from ``send`` to the stand-in's receipt, for every pushed message."""
+async def _pushes(standin_url: str, settings: TelegramSettings, conversations: int, rounds: int) -> list[float]:
+    """Seconds from ``send`` to the stand-in's receipt (both on the machine's monotonic clock)."""
     transport = TelegramTransport(settings)
     first_chat = 900_000_000 + secrets.randbelow(10**6)
-    latencies: list[float] = []
+    started: dict[str, float] = {}
     try:
-        for round_ in range(rounds):
-            async def push(index: int) -> None:
-                chat = first_chat + index
-                text = f"Update {round_} on your ticket, customer {index}."
-                started = time.monotonic()
-                await transport.send(Conversation("telegram", str(chat)), OutboundMessage(text), f"bench:{chat}:{round_}")
-                received = next(c.at for c in reversed(standin.state.calls)
-                                if c.method == "sendMessage" and c.params.get("text") == text)
-                latencies.append(received - started)
+        async with aiohttp.ClientSession() as http:
+            async with http.get(f"{standin_url}/_standin/sent") as reply:
+                since = len(await reply.json())
+            for round_ in range(rounds):
+                async def push(index: int) -> None:
+                    chat = first_chat + index
+                    text = f"Update {round_} on your ticket, customer {index}."
+                    started[text] = time.monotonic()
+                    await transport.send(Conversation("telegram", str(chat)), OutboundMessage(text), f"bench:{chat}:{round_}")
 
-            await asyncio.gather(*(push(i) for i in range(conversations)))
+                await asyncio.gather(*(push(i) for i in range(conversations)))
+            async with http.get(f"{standin_url}/_standin/sent", params={"since": since}) as reply:
+                received = {c["params"].get("text"): c["at"] for c in await reply.json() if c["method"] == "sendMessage"}
     finally:
         await transport.close()
-    return latencies
+    return [received[text] - at for text, at in started.items()]
 
 
 def _figures(latencies: Sequence[float], wall: float, errors: int) -> dict[str, float | int | None]:
@@ -146,15 +144,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     work = Path(tempfile.mkdtemp(prefix="bench-telegram-"))
     database_url = f"sqlite:///{work / 'tickets.db'}"
     migrate(make_engine(database_url))
-    standin = RunningStandin(15090 + OFFSET, f"{secrets.randbelow(10**9)}:{secrets.token_urlsafe(24)}").start()
+    port, token = 15090 + OFFSET, f"{secrets.randbelow(10**9)}:{secrets.token_urlsafe(24)}"
+    standin_url = f"http://127.0.0.1:{port}"
+    # its own process, so the load generator here does not slow the stand-in down
+    standin = subprocess.Popen([sys.executable, "-m", "scripts.telegram_standin", "--port", str(port), "--token", token],
+                               cwd=PROJECT_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    updates = StandinState(token=token)
     secret = secrets.token_urlsafe(32)
     env = stack_environment({
         "RASA_PORT": str(15025 + OFFSET), "RASA_PROCESSES": "2", "ACTION_PORT": str(15075 + OFFSET),
         "REDIS_TRACKER_DB": REDIS_DBS[0], "REDIS_LOCK_DB": REDIS_DBS[1], "DATABASE_URL": database_url,
         "COMPLAINTS_SPOOL_DIR": str(work / "spool"), "EVIDENCE_DIR": str(work / "files"),
         "RASA_AUTH_TOKEN": secrets.token_urlsafe(24), "ACTION_TOKEN": secrets.token_urlsafe(24),
-        "TELEGRAM_TOKEN": standin.state.token, "TELEGRAM_WEBHOOK_SECRET": secret,
-        "TELEGRAM_API_BASE_URL": standin.base_url, "TELEGRAM_REDIS_DB": TELEGRAM_DB,
+        "TELEGRAM_TOKEN": token, "TELEGRAM_WEBHOOK_SECRET": secret,
+        "TELEGRAM_API_BASE_URL": standin_url, "TELEGRAM_REDIS_DB": TELEGRAM_DB,
     })
     stack = Stack(env=env, log_dir=work / "logs")
     results: dict[str, list[dict[str, float | int | None]]] = {"rest": [], "telegram": []}
@@ -165,13 +168,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             run = f"{round_}-{secrets.token_hex(3)}"
             results["rest"].append(_figures(*asyncio.run(_timed_conversations(_rest(stack, run), args.conversations))))
             chats = 800_000_000 + secrets.randbelow(10**7) * 100
-            sender = _telegram(stack, standin, secret, chats)
+            sender = _telegram(stack, updates, secret, chats)
             results["telegram"].append(_figures(*asyncio.run(_timed_conversations(sender, args.conversations))))
             print(f"round {round_ + 1}: REST {results['rest'][-1]}  Telegram {results['telegram'][-1]}", flush=True)
-        pushes = asyncio.run(_pushes(standin, load_telegram_settings(env), args.conversations, args.pushes))
+        pushes = asyncio.run(_pushes(standin_url, load_telegram_settings(env), args.conversations, args.pushes))
     finally:
         stack.stop()
-        standin.stop()
+        standin.terminate()
+        standin.wait()
     push = {"count": len(pushes), "p50_ms": round(percentile(pushes, 50) * 1000, 1),
             "p99_ms": round(percentile(pushes, 99) * 1000, 1)}
     print(f"push to the stand-in at {args.conversations} conversations: {push}")

@@ -19,8 +19,9 @@ sent as the customer's message; a photo or document is fetched through the Bot A
 as evidence; voice, stickers and locations get their own reply; an edited message is taken
 as the customer's corrected message. Replies are plain text (no parse mode, so nothing needs
 escaping), split at 4,096 characters between sentences, with "typing…" shown while the
-assistant works. Every sentence comes from the domain's responses; a message that produced
-no reply in a conversation not paused for a person gets ``utter_technical_difficulty``.
+assistant works (once it takes longer than ``TELEGRAM_TYPING_AFTER_S``). Every sentence
+comes from the domain's responses; a message that produced no reply in a conversation not
+paused for a person gets ``utter_technical_difficulty``.
 The Rasa sender id is ``tg:<chat_id>``.
 """
 
@@ -74,6 +75,8 @@ BOT_API_DOWNLOAD_LIMIT = 20 * 1024 * 1024
 """Telegram's cloud Bot API lets a bot download files of up to 20 MB."""
 
 OnNewMessage = Callable[[UserMessage], Awaitable[Any]]
+_TYPING: set[asyncio.Task] = set()
+"""Running "typing…" loops (a reference, so none is collected before it ends)."""
 
 
 class TelegramOutput(OutputChannel):
@@ -338,21 +341,30 @@ class Handling:
 
     @contextlib.asynccontextmanager
     async def _typing(self, chat_id: int) -> AsyncIterator[None]:
-        """Show "typing…" until the block ends (repeated, since Telegram clears it after 5 s)."""
+        """Show "typing…" once the work takes longer than ``typing_after_s`` (a quick reply needs
+        none, which saves a Bot API call) until the block ends; repeated, since Telegram
+        clears it after 5 s."""
+
+        stop = asyncio.Event()
 
         async def keep_typing() -> None:
-            while True:
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(stop.wait(), self.channel.settings.typing_after_s)
+            while not stop.is_set():
                 with contextlib.suppress(TelegramError):
                     await self.bot.send_chat_action(chat_id, ChatAction.TYPING)
-                await asyncio.sleep(TYPING_REPEAT_S)
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(stop.wait(), TYPING_REPEAT_S)
 
+        # Stopped by the event, never cancelled: python-telegram-bot turns a cancelled request
+        # into a NetworkError, which would swallow the cancellation and keep the loop going.
         task = asyncio.create_task(keep_typing())
+        _TYPING.add(task)
+        task.add_done_callback(_TYPING.discard)
         try:
             yield
         finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            stop.set()
 
 
 def _evidence_max_mb() -> int:

@@ -65,7 +65,7 @@ class StandinState:
     blocked: set[int] = field(default_factory=set)
     """Chats whose customer blocked the bot: sends to them answer 403."""
     _ids: Iterator[int] = field(default_factory=lambda: itertools.count(1000))
-    _updates: Iterator[int] = field(default_factory=lambda: itertools.count(int(time.time()) % 100_000_000))
+    _updates: Iterator[int] = field(default_factory=lambda: itertools.count(secrets.randbelow(2**30)))
 
     def next_message_id(self) -> int:
         return next(self._ids)
@@ -200,8 +200,11 @@ async def _say(request: web.Request) -> web.Response:
 
 
 async def _sent(request: web.Request) -> web.Response:
+    """Every recorded call from index ``?since=`` on, with its arrival time (``time.monotonic``,
+    the machine's monotonic clock, so another process can time its sends against it)."""
     state = request.app[STATE]
-    return web.json_response([{"method": c.method, "params": c.params} for c in state.calls])
+    since = int(request.query.get("since", "0"))
+    return web.json_response([{"method": c.method, "params": c.params, "at": c.at} for c in state.calls[since:]])
 
 
 def create_app(state: StandinState) -> web.Application:

@@ -54,6 +54,7 @@ class TelegramSettings:
     | TELEGRAM_API_BASE_URL | https://api.telegram.org | Bot API root (tests: the local stand-in) |
     | TELEGRAM_REDIS_DB | REDIS_LOCK_DB, else 1 | Redis database for update/press/send dedupe keys, flood counters, long button payloads |
     | TELEGRAM_SEND_RETRIES | 3 | times a reply is retried after Telegram's 429 ``retry_after`` |
+    | TELEGRAM_TYPING_AFTER_S | 0.5 | "typing…" is shown once a reply takes longer than this |
     | REDIS_HOST / REDIS_PORT | 127.0.0.1 / 6379 | shared with the rest of the stack |
 
     The body-size and flood limits are every channel's: ``settings/channels.yml``.
@@ -66,6 +67,7 @@ class TelegramSettings:
     redis_port: int
     redis_db: int
     send_retries: int
+    typing_after_s: float
 
     @property
     def enabled(self) -> bool:
@@ -81,6 +83,17 @@ def _whole(name: str, default: int, environ: dict[str, str]) -> int:
     if not raw.isdigit():
         raise TelegramSettingsError(f"{name} must be a whole number, got {raw!r}")
     return int(raw)
+
+
+def _seconds(name: str, default: float, environ: dict[str, str]) -> float:
+    raw = environ.get(name) or str(default)
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if value < 0:
+        raise TelegramSettingsError(f"{name} must be a number of seconds, got {raw!r}")
+    return value
 
 
 def load_telegram_settings(environ: dict[str, str] | None = None, **given: str | None) -> TelegramSettings:
@@ -100,6 +113,7 @@ def load_telegram_settings(environ: dict[str, str] | None = None, **given: str |
         redis_port=_whole("REDIS_PORT", 6379, env),
         redis_db=_whole("TELEGRAM_REDIS_DB", _whole("REDIS_LOCK_DB", 1, env), env),
         send_retries=_whole("TELEGRAM_SEND_RETRIES", 3, env),
+        typing_after_s=_seconds("TELEGRAM_TYPING_AFTER_S", 0.5, env),
     )
     if settings.token and not _SECRET.fullmatch(settings.webhook_secret):
         raise TelegramSettingsError(

@@ -73,6 +73,7 @@ def telegram_env(standin: RunningStandin, tmp_path_factory: pytest.TempPathFacto
             "TELEGRAM_WEBHOOK_SECRET": secrets.token_urlsafe(32),
             "TELEGRAM_API_BASE_URL": standin.base_url,
             "TELEGRAM_REDIS_DB": TELEGRAM_REDIS_DB,
+            "TELEGRAM_TYPING_AFTER_S": "0",  # every message shows "typing…", so a test can see it
         }
     )
 
