@@ -310,3 +310,12 @@ def _delivery_error(error: TelegramError) -> Exception:
     if isinstance(error, BadRequest):
         return PermanentDeliveryError("bad_request")
     return TransientDeliveryError("network")
+
+
+def create_transport() -> TelegramTransport:
+    """The outbound worker's factory (``worker/main.py``): settings from the environment.
+
+    Raises :class:`TelegramSettingsError` without ``TELEGRAM_TOKEN``, so the worker serves the
+    other channels and says why Telegram is not served.
+    """
+    return TelegramTransport(load_telegram_settings())
