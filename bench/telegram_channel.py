@@ -43,7 +43,7 @@ from bot.db import make_engine, migrate  # noqa: E402
 from bot.outbound import Conversation, OutboundMessage  # noqa: E402
 from bot.outbound.telegram import TelegramSettings, TelegramTransport, load_telegram_settings  # noqa: E402
 from scripts.stack import Stack, stack_environment  # noqa: E402
-from scripts.telegram_standin import SECRET_HEADER, StandinState, telegram_credentials, text_update  # noqa: E402
+from scripts.telegram_standin import SECRET_HEADER, StandinState, text_update  # noqa: E402
 
 MESSAGES = (
     "I bought a toaster on your website on the 3rd, order 55120, and it stopped working after two days. "
@@ -162,8 +162,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     stack = Stack(env=env, log_dir=work / "logs")
     results: dict[str, list[dict[str, float | int | None]]] = {"rest": [], "telegram": []}
     try:
-        with telegram_credentials(work):
-            stack.start(model)
+        stack.start(model)
         for round_ in range(args.rounds):
             run = f"{round_}-{secrets.token_hex(3)}"
             results["rest"].append(_figures(*asyncio.run(_timed_conversations(_rest(stack, run), args.conversations))))

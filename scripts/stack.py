@@ -111,6 +111,9 @@ def stack_environment(overrides: dict[str, str] | None = None) -> dict[str, str]
     | WORKER_REDIS_DB | 2 | Redis database of the job queue (outbound delivery) |
     | WEB_HOST / WEB_PORT | 127.0.0.1 / 8080 | web chat (page, widget.js, API, WebSocket) |
     | WEBCHAT_REDIS_DB | 2 | web chat sessions, histories, rate limits |
+    | TELEGRAM_TOKEN | (empty: the Telegram channel is off) | the bot's token from @BotFather |
+    | TELEGRAM_WEBHOOK_SECRET | generated, var/secrets/telegram_webhook_secret | X-Telegram-Bot-Api-Secret-Token the webhook requires |
+    | TELEGRAM_API_BASE_URL | https://api.telegram.org | Bot API server (a local one, or the tests' stand-in) |
     | OMP_NUM_THREADS / OMP_WAIT_POLICY | 1 / PASSIVE | OpenMP of the sentence-embedding engine |
 
     OpenMP sizes its pool when the first library using it loads (Rasa's imports load one
@@ -132,13 +135,15 @@ def stack_environment(overrides: dict[str, str] | None = None) -> dict[str, str]
     env.setdefault("WEB_HOST", LOOPBACK)
     env.setdefault("WEB_PORT", "8080")
     env.setdefault("WEBCHAT_REDIS_DB", "2")
+    env.setdefault("TELEGRAM_TOKEN", "")
+    env.setdefault("TELEGRAM_API_BASE_URL", "https://api.telegram.org")
     env.setdefault(
         "ACTION_ENDPOINT_URL", f"http://{connect_host(env['ACTION_HOST'])}:{env['ACTION_PORT']}/webhook"
     )
     for name in WHOLE_NUMBERS:
         if not env[name].isdigit():
             raise StackError(f"{name} must be a whole number, got {env[name]!r}")
-    for name in ("RASA_AUTH_TOKEN", "ACTION_TOKEN", "REST_CHANNEL_TOKEN"):
+    for name in ("RASA_AUTH_TOKEN", "ACTION_TOKEN", "REST_CHANNEL_TOKEN", "TELEGRAM_WEBHOOK_SECRET"):
         if not env.get(name):
             env[name] = stored_secret(name)
     env.setdefault("OMP_NUM_THREADS", "1")

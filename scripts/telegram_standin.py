@@ -22,8 +22,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-import dataclasses
 import itertools
 import json
 import secrets
@@ -31,7 +29,6 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from aiohttp import ClientSession, ClientTimeout, web
@@ -340,40 +337,6 @@ class RunningStandin:
             self.run(self._runner.cleanup())
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(10)
-
-
-# Until the repository's credentials.yml registers the channel, tests and the benchmark start
-# the stack with a credentials file of their own.
-
-STACK_CREDENTIALS = """\
-connectors.rest.ReliableRestInput:
-connectors.telegram.TelegramInput:
-  token: ${TELEGRAM_TOKEN}
-  webhook_secret: ${TELEGRAM_WEBHOOK_SECRET}
-  api_base_url: ${TELEGRAM_API_BASE_URL}
-"""
-
-
-@contextlib.contextmanager
-def telegram_credentials(directory: Path) -> Iterator[Path]:
-    """While open, :class:`scripts.stack.Stack` starts Rasa with the REST and Telegram channels."""
-    import scripts.stack
-
-    path = directory / "credentials.yml"
-    path.write_text(STACK_CREDENTIALS, encoding="utf-8")
-    original = scripts.stack.programs
-
-    def with_telegram(*args: Any, **kwargs: Any) -> list[Any]:
-        return [
-            dataclasses.replace(p, command=tuple(str(path) if a == "credentials.yml" else a for a in p.command))
-            for p in original(*args, **kwargs)
-        ]
-
-    scripts.stack.programs = with_telegram
-    try:
-        yield path
-    finally:
-        scripts.stack.programs = original
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -2,9 +2,8 @@
 
 The stack is ``make run``'s (action server, two Rasa servers under supervisor, the trained
 model, the real Redis, a fresh SQLite file); its Telegram channel points python-telegram-bot's
-``base_url`` at :class:`scripts.telegram_standin.RunningStandin` on loopback. Until the
-repository's ``credentials.yml`` registers the channel, the stack is given a credentials file
-of its own (the REST channel and Telegram, as the README's entry says).
+``base_url`` at :class:`scripts.telegram_standin.RunningStandin` on loopback, through the
+``TELEGRAM_*`` variables that ``credentials.yml`` reads.
 
 Ports: ``15025/15026`` (Rasa), ``15075`` (actions) and ``15090`` (stand-in), plus
 ``E2E_PORT_OFFSET``; Redis: ``E2E_REDIS_DBS`` for trackers and locks and
@@ -25,7 +24,7 @@ from bot.db import make_engine, make_sessionmaker, migrate
 from bot.outbound.telegram import TelegramSettings, load_telegram_settings
 from bot.tickets import TicketStore
 from scripts.stack import Stack, stack_environment
-from scripts.telegram_standin import RunningStandin, telegram_credentials
+from scripts.telegram_standin import RunningStandin
 from scripts.train_model import model_path
 
 E2E_PORT_OFFSET = int(os.environ.get("E2E_PORT_OFFSET", "0"))
@@ -87,13 +86,13 @@ def telegram_settings(telegram_env: dict[str, str]) -> TelegramSettings:
 def telegram_stack(
     telegram_env: dict[str, str], standin: RunningStandin, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Stack]:
-    """The stack, started with a credentials file that registers the Telegram channel."""
+    """The stack, its Telegram channel pointed at the stand-in."""
     model = Path(os.environ["E2E_MODEL"]) if os.environ.get("E2E_MODEL") else model_path()
     assert model.exists(), f"no trained model at {model}: run 'make setup' first"
     _flush(telegram_env)
     standin.state.webhook_secret = telegram_env["TELEGRAM_WEBHOOK_SECRET"]
     running = Stack(env=telegram_env, log_dir=Path(tmp_path_factory.mktemp("logs")))
-    with telegram_credentials(tmp_path_factory.mktemp("credentials")), pytest.MonkeyPatch.context() as patch:
+    with pytest.MonkeyPatch.context() as patch:
         patch.setenv("DATABASE_URL", telegram_env["DATABASE_URL"])
         patch.setenv("EVIDENCE_DIR", telegram_env["EVIDENCE_DIR"])
         try:
