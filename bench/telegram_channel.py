@@ -1,6 +1,6 @@
 """Telegram against REST on the same stack in the same run, and push latency to Telegram.
 
-Usage: ``python bench/telegram_channel.py [--conversations 50] [--rounds 2] [--pushes 10]``
+Usage: ``python bench/telegram_channel.py [--conversations 50] [--rounds 2] [--pushes 10] [--push-rate 20]``
 
 Starts the stack (the current trained model, or ``E2E_MODEL``; two Rasa servers, the action
 server, the real Redis) with the Telegram channel pointed at the local Bot API stand-in,
@@ -9,8 +9,10 @@ then, alternating REST and Telegram ``--rounds`` times each so machine noise hit
 (REST: ``POST /webhooks/rest/webhook``, latency = the request; Telegram: the update POSTed
 to ``/webhooks/telegram/webhook`` with the secret, latency = until the webhook has answered,
 which it does after the replies reached the stand-in). Then push latency:
-``TelegramTransport.send`` to ``--conversations`` chats at once, ``--pushes`` times, timed
-from the call to the stand-in receiving the message (p50, p99).
+``TelegramTransport.send`` to ``--conversations`` chats, ``--pushes`` times, timed from the
+call to the stand-in receiving the message (p50, p99): once all at once (a burst, which
+Telegram's 30 messages/s per bot, kept by AIORateLimiter, spreads over conversations/30
+seconds), once paced at ``--push-rate`` per second (a steady flow under that limit).
 
 Ports 15025/15026, 15075, 15090 plus ``E2E_PORT_OFFSET``; Redis ``E2E_REDIS_DBS`` and
 ``TELEGRAM_E2E_REDIS_DB`` (default 2). Figures are printed and written to
@@ -102,8 +104,15 @@ def _telegram(stack: Stack, updates: StandinState, secret: str, first_chat: int)
     return send
 
 
-async def _pushes(standin_url: str, settings: TelegramSettings, conversations: int, rounds: int) -> list[float]:
-    """Seconds from ``send`` to the stand-in's receipt (both on the machine's monotonic clock)."""
+async def _pushes(
+    standin_url: str, settings: TelegramSettings, conversations: int, rounds: int, rate: float | None = None
+) -> list[float]:
+    """Seconds from ``send`` to the stand-in's receipt (both on the machine's monotonic clock).
+
+    ``rate`` None: each round pushes to every conversation at once (a burst, which Telegram's
+    30 messages/s limit, kept by AIORateLimiter, spreads over conversations/30 s); else the
+    pushes start ``rate`` per second, as a steady flow of agent replies and reminders would.
+    """
     transport = TelegramTransport(settings)
     first_chat = 900_000_000 + secrets.randbelow(10**6)
     started: dict[str, float] = {}
@@ -113,10 +122,13 @@ async def _pushes(standin_url: str, settings: TelegramSettings, conversations: i
                 since = len(await reply.json())
             for round_ in range(rounds):
                 async def push(index: int) -> None:
+                    if rate:
+                        await asyncio.sleep(index / rate)
                     chat = first_chat + index
-                    text = f"Update {round_} on your ticket, customer {index}."
+                    text = f"Update {round_} on your ticket, customer {index} ({rate or 'burst'})."
                     started[text] = time.monotonic()
-                    await transport.send(Conversation("telegram", str(chat)), OutboundMessage(text), f"bench:{chat}:{round_}")
+                    key = f"bench:{chat}:{round_}:{rate}"
+                    await transport.send(Conversation("telegram", str(chat)), OutboundMessage(text), key)
 
                 await asyncio.gather(*(push(i) for i in range(conversations)))
             async with http.get(f"{standin_url}/_standin/sent", params={"since": since}) as reply:
@@ -137,6 +149,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--conversations", type=int, default=50)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--pushes", type=int, default=10)
+    parser.add_argument("--push-rate", type=float, default=20.0, help="pushes per second in the paced measurement")
     args = parser.parse_args(argv)
     from scripts.train_model import model_path
 
@@ -170,17 +183,23 @@ def main(argv: Sequence[str] | None = None) -> int:
             sender = _telegram(stack, updates, secret, chats)
             results["telegram"].append(_figures(*asyncio.run(_timed_conversations(sender, args.conversations))))
             print(f"round {round_ + 1}: REST {results['rest'][-1]}  Telegram {results['telegram'][-1]}", flush=True)
-        pushes = asyncio.run(_pushes(standin_url, load_telegram_settings(env), args.conversations, args.pushes))
+        settings = load_telegram_settings(env)
+        pushes = asyncio.run(_pushes(standin_url, settings, args.conversations, args.pushes))
+        paced = asyncio.run(_pushes(standin_url, settings, args.conversations, args.pushes, args.push_rate))
     finally:
         stack.stop()
         standin.terminate()
         standin.wait()
     push = {"count": len(pushes), "p50_ms": round(percentile(pushes, 50) * 1000, 1),
             "p99_ms": round(percentile(pushes, 99) * 1000, 1)}
-    print(f"push to the stand-in at {args.conversations} conversations: {push}")
+    paced_push = {"count": len(paced), "rate_per_s": args.push_rate, "p50_ms": round(percentile(paced, 50) * 1000, 1),
+                  "p99_ms": round(percentile(paced, 99) * 1000, 1)}
+    print(f"push to the stand-in at {args.conversations} conversations, all at once: {push}")
+    print(f"push to the stand-in at {args.conversations} conversations, {args.push_rate:g} per second: {paced_push}")
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     out = RESULTS_DIR / f"telegram-{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}.json"
-    out.write_text(json.dumps({"conversations": args.conversations, "model": model.name, **results, "push": push},
+    out.write_text(json.dumps({"conversations": args.conversations, "model": model.name, **results, "push": push,
+                              "push_paced": paced_push},
                               indent=2))
     print(f"written to {out}")
     return 0
