@@ -14,7 +14,7 @@ call to the stand-in receiving the message (p50, p99): once all at once (a burst
 Telegram's 30 messages/s per bot, kept by AIORateLimiter, spreads over conversations/30
 seconds), once paced at ``--push-rate`` per second (a steady flow under that limit).
 
-Ports 15025/15026, 15075, 15090 plus ``E2E_PORT_OFFSET``; Redis ``E2E_REDIS_DBS`` and
+Ports 15025/15026, 15075, 15070 plus ``E2E_PORT_OFFSET``; Redis ``E2E_REDIS_DBS`` and
 ``TELEGRAM_E2E_REDIS_DB`` (default 2). Figures are printed and written to
 ``bench/results/telegram-<timestamp>.json``.
 """
@@ -157,7 +157,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     work = Path(tempfile.mkdtemp(prefix="bench-telegram-"))
     database_url = f"sqlite:///{work / 'tickets.db'}"
     migrate(make_engine(database_url))
-    port, token = 15090 + OFFSET, f"{secrets.randbelow(10**9)}:{secrets.token_urlsafe(24)}"
+    port, token = 15070 + OFFSET, f"{secrets.randbelow(10**9)}:{secrets.token_urlsafe(24)}"
     standin_url = f"http://127.0.0.1:{port}"
     # its own process, so the load generator here does not slow the stand-in down
     standin = subprocess.Popen([sys.executable, "-m", "scripts.telegram_standin", "--port", str(port), "--token", token],

@@ -5,7 +5,7 @@ model, the real Redis, a fresh SQLite file); its Telegram channel points python-
 ``base_url`` at :class:`scripts.telegram_standin.RunningStandin` on loopback, through the
 ``TELEGRAM_*`` variables that ``credentials.yml`` reads.
 
-Ports: ``15025/15026`` (Rasa), ``15075`` (actions) and ``15090`` (stand-in), plus
+Ports: ``15025/15026`` (Rasa), ``15075`` (actions) and ``15070`` (stand-in), plus
 ``E2E_PORT_OFFSET``; Redis: ``E2E_REDIS_DBS`` for trackers and locks and
 ``TELEGRAM_E2E_REDIS_DB`` (default 2) for the channel's keys.
 """
@@ -34,7 +34,7 @@ TELEGRAM_REDIS_DB = os.environ.get("TELEGRAM_E2E_REDIS_DB", "2")
 
 @pytest.fixture(scope="session")
 def standin() -> Iterator[RunningStandin]:
-    running = RunningStandin(15090 + E2E_PORT_OFFSET, f"{secrets.randbelow(10**9)}:{secrets.token_urlsafe(24)}")
+    running = RunningStandin(15070 + E2E_PORT_OFFSET, f"{secrets.randbelow(10**9)}:{secrets.token_urlsafe(24)}")
     running.start()
     try:
         yield running

@@ -34,7 +34,7 @@ OFFSET = int(os.environ.get("E2E_PORT_OFFSET", "0"))
 TRACKER_DB, LOCK_DB = (int(db) for db in os.environ.get("E2E_REDIS_DBS", "13,14").split(","))
 
 
-RASA_PORT = 15095 + OFFSET
+RASA_PORT = 15065 + OFFSET
 """Clear of tests/e2e's stack (15005/15006, 15055), which lives for the whole session."""
 
 
