@@ -16,7 +16,7 @@ from sqlalchemy import text
 from bot.db import MIGRATIONS_DIR, make_engine, make_sessionmaker, migrate
 from bot.domain_config import load_domain_config
 from bot.errors import InvalidTransition, TicketNotFound
-from bot.lifecycle import STATES, TRANSITIONS, check_actor, legal_targets
+from bot.lifecycle import STATES, TRANSITIONS, check_actor, check_transition, legal_targets
 from bot.tickets import TicketStore, raise_priority
 from bot.triage import sla_deadlines
 from tests.unit.test_tickets import NOW, make_draft
@@ -71,13 +71,24 @@ def test_unnamed_or_unknown_actors_are_refused(actor: str) -> None:
         check_actor(actor)
 
 
-@pytest.mark.parametrize(("current", "target"), [("new", "closed"), ("new", "shipped"), ("shipped", "new")])
-def test_a_priority_raise_and_unknown_states(current: str, target: str) -> None:
+def test_a_repeat_is_one_priority_step_more_urgent() -> None:
     assert [raise_priority(p) for p in ("P4", "P3", "P2", "P1")] == ["P3", "P2", "P1", "P1"]
-    with pytest.raises(InvalidTransition):
-        from bot.lifecycle import check_transition
 
+
+@pytest.mark.parametrize(
+    ("current", "target", "message"),
+    [
+        ("new", "closed", "CX-7K3F9Q cannot go from 'new' to 'closed'; from 'new' it may go to: acknowledged, escalated, withdrawn"),
+        ("withdrawn", "new", "CX-7K3F9Q cannot go from 'withdrawn' to 'new'; from 'withdrawn' it may go to: none, it is final"),
+        ("new", "shipped", "'shipped' is not a ticket status"),
+        ("shipped", "new", "'shipped' is not a ticket status"),
+        ("new", "open", "'open' is not a ticket status"),
+    ],
+)
+def test_refusals_name_the_states_and_the_legal_targets(current: str, target: str, message: str) -> None:
+    with pytest.raises(InvalidTransition) as refused:
         check_transition("CX-7K3F9Q", current, target)
+    assert str(refused.value).startswith(message)
 
 
 # --- every move on both databases --------------------------------------------------------
