@@ -16,7 +16,7 @@ from sqlalchemy import text
 from bot.db import MIGRATIONS_DIR, make_engine, make_sessionmaker, migrate
 from bot.domain_config import load_domain_config
 from bot.errors import InvalidTransition, TicketNotFound
-from bot.lifecycle import STATES, TRANSITIONS, check_actor, check_transition, legal_targets
+from bot.lifecycle import OPEN_STATES, STATES, TRANSITIONS, check_actor, check_transition, legal_targets
 from bot.tickets import TicketStore, raise_priority
 from bot.triage import sla_deadlines
 from tests.unit.test_tickets import NOW, make_draft
@@ -58,6 +58,7 @@ def test_the_lifecycle_is_the_issues() -> None:
     assert legal_targets("escalated") == ("in_progress", "resolved", "withdrawn")
     assert legal_targets("withdrawn") == ()
     assert (len(LEGAL), len(ILLEGAL)) == (18, 46)
+    assert OPEN_STATES == {"new", "acknowledged", "in_progress", "reopened", "escalated"}
 
 
 @pytest.mark.parametrize("actor", ["bot", "system", "customer", "agent:Priya", "agent:Priya Shah"])
