@@ -30,7 +30,10 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import registry
 from sqlalchemy.types import TypeDecorator
 
-STATUSES = ("open", "in_progress", "escalated", "resolved", "closed", "withdrawn")
+from bot.lifecycle import STATES
+
+STATUSES = STATES
+"""Every ticket status; :mod:`bot.lifecycle` owns the list and the moves between them."""
 CUSTOMER_TYPES = ("new", "returning", "vip", "unknown")
 
 
@@ -144,11 +147,13 @@ class Ticket(Base):
     created_at = Column(UTCDateTime, nullable=False)
     updated_at = Column(UTCDateTime, nullable=False)
     resolved_at = Column(UTCDateTime)
+    repeat_of = Column(String(16))
+    """The number of the same customer's earlier ticket this one repeats (same order, or within the window)."""
 
 
 
 class TicketEvent(Base):
-    """Something that happened to a ticket (created, status_changed, note), kept for audit and reports."""
+    """Something that happened to a ticket (created, status, note), kept for audit and reports."""
 
     __tablename__ = "ticket_events"
     __table_args__ = (Index(None, "ticket_id"),)

@@ -13,34 +13,29 @@ import copy
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, fields
-from datetime import date, datetime, timezone
+from dataclasses import dataclass, field, fields, replace
+from datetime import date, datetime, timedelta, timezone
 from typing import Any, TypeVar
 
 from sqlalchemy import exc as sa_exc
-from sqlalchemy import orm, select
+from sqlalchemy import func, or_, orm, select
 
 from bot.db import write_session
-from bot.errors import InvalidTransition, TicketNotFound, TicketStoreUnavailable
-from bot.models import STATUSES, Ticket, TicketEvent
+from bot.domain_config import PRIORITIES, SlaConfig
+from bot.errors import TicketNotFound, TicketStoreUnavailable
+from bot.lifecycle import check_actor, check_initial, check_transition
+from bot.models import Ticket, TicketEvent
 from bot.ticket_numbers import new_ticket_number, normalise_ticket_number
+from bot.triage import sla_deadlines
 
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-# "withdrawn" at filing keeps the words of a customer who stopped half-way on record.
-INITIAL_STATUSES = frozenset({"open", "escalated", "withdrawn"})
-TRANSITIONS: dict[str, frozenset[str]] = {
-    "open": frozenset({"in_progress", "escalated", "resolved", "withdrawn"}),
-    "in_progress": frozenset({"escalated", "resolved", "withdrawn"}),
-    "escalated": frozenset({"in_progress", "resolved", "withdrawn"}),
-    "resolved": frozenset({"closed", "in_progress"}),
-    "closed": frozenset(),
-    "withdrawn": frozenset(),
-}
-"""Where each status may go. A resolved ticket reopens (the customer is not satisfied);
-closed and withdrawn are final, so a new complaint gets a new ticket."""
+REPEAT_WINDOW_DAYS = 30
+"""A new complaint from the same customer (same sender id or same contact) counts as a repeat
+of their latest earlier ticket filed within this many days, or of any earlier ticket about the
+same order reference, however old. Proposed as ``repeat_window_days`` in settings/sla.yml."""
 
 NUMBER_DRAWS = 20
 """Fresh numbers tried before giving up; a clash is one in a billion, twenty in a row is a bug."""
@@ -64,7 +59,7 @@ class TicketDraft:
     sla_analyse_by: datetime
     sla_resolve_by: datetime
     sla_close_by: datetime
-    status: str = "open"
+    status: str = "new"
     language: str = "en"
     customer_type: str = "unknown"
     customer_name: str | None = None
@@ -89,12 +84,17 @@ class TicketDraft:
 
 @dataclass(frozen=True, kw_only=True)
 class TicketRecord(TicketDraft):
-    """A filed ticket: its draft (with the current status) plus its number and lifecycle times."""
+    """A filed ticket: its draft (with the current status) plus its number and lifecycle times.
+
+    ``repeat_of`` is the number of the earlier ticket this one repeats (see :data:`REPEAT_WINDOW_DAYS`);
+    its ``priority`` is then already one step above the draft's.
+    """
 
     number: str
     created_at: datetime
     updated_at: datetime
     resolved_at: datetime | None = None
+    repeat_of: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -113,12 +113,23 @@ _RECORD_FIELDS = tuple(f.name for f in fields(TicketRecord))
 class TicketStore:
     """Tickets in SQL, behind retries; see the module docstring."""
 
-    def __init__(self, sessionmaker: orm.sessionmaker, *, attempts: int, delay_s: float) -> None:
+    def __init__(
+        self,
+        sessionmaker: orm.sessionmaker,
+        *,
+        attempts: int,
+        delay_s: float,
+        sla: SlaConfig | None = None,
+        repeat_window: timedelta = timedelta(days=REPEAT_WINDOW_DAYS),
+    ) -> None:
+        """``sla`` recomputes the deadlines of a repeat whose priority was raised; without it they stay the draft's."""
         if attempts < 1:
             raise ValueError("attempts must be at least 1")
         self._sessions = sessionmaker
         self._attempts = attempts
         self._delay_s = delay_s
+        self._sla = sla
+        self._repeat_window = repeat_window
 
     def create(self, draft: TicketDraft, now: datetime, *, number: str | None = None) -> TicketRecord:
         """File ``draft`` at time ``now`` under a new unique number, or under ``number`` if given.
@@ -126,9 +137,11 @@ class TicketStore:
         A pre-assigned number (from the spool) is kept unless another ticket holds it;
         filing the same draft at the same ``now`` twice returns the first ticket, so a
         replay or a retry after a lost commit acknowledgement never duplicates it.
+
+        A repeat complaint (see :data:`REPEAT_WINDOW_DAYS`) is linked to the earlier ticket
+        and filed one priority step higher. The legacy status "open" (spooled drafts) files as "new".
         """
-        if draft.status not in INITIAL_STATUSES:
-            raise InvalidTransition(f"a ticket cannot start as {draft.status!r}")
+        draft = replace(draft, status=check_initial(draft.status))
         _require_aware(now=now, **{name: getattr(draft, name) for name in _DRAFT_FIELDS})
         requested = None
         if number is not None:
@@ -182,13 +195,21 @@ class TicketStore:
 
         return self._retrying("find_by_sender", query)
 
-    def set_status(self, number: str, status: str, now: datetime, note: str | None = None) -> TicketRecord:
-        """Move a ticket to ``status`` if its current status allows it, recording why in its history."""
+    def transition(
+        self, number: str, to: str, *, actor: str, now: datetime, note: str | None = None
+    ) -> TicketRecord:
+        """Move a ticket to ``to`` if the lifecycle allows it from its current state, and record the move.
+
+        One transaction holding the ticket's row lock (``SELECT ... FOR UPDATE`` on PostgreSQL,
+        the write lock from ``BEGIN IMMEDIATE`` on SQLite), so two moves from the same state
+        cannot both apply: the second sees the first's result and is refused if no longer legal.
+        ``resolved`` sets ``resolved_at``; ``reopened`` clears it. The history entry (kind
+        "status") records from, to, actor, note and ``now``.
+        """
         canonical = normalise_ticket_number(number)
         if canonical is None:
             raise TicketNotFound(number)
-        if status not in STATUSES:
-            raise InvalidTransition(f"{status!r} is not a ticket status")
+        check_actor(actor)
         _require_aware(now=now)
 
         def change() -> TicketRecord:
@@ -199,24 +220,24 @@ class TicketStore:
                 if ticket is None:
                     raise TicketNotFound(canonical)
                 previous = ticket.status
-                if status not in TRANSITIONS[previous]:
-                    raise InvalidTransition(f"{canonical} cannot go from {previous!r} to {status!r}")
-                ticket.status = status
+                check_transition(canonical, previous, to)
+                ticket.status = to
                 ticket.updated_at = now
-                if status == "resolved":
+                if to == "resolved":
                     ticket.resolved_at = now
-                elif previous == "resolved" and status != "closed":
-                    ticket.resolved_at = None  # reopened: the earlier resolution did not hold
-                detail: dict[str, Any] = {"from": previous, "to": status}
-                if note is not None:
-                    detail["note"] = note
-                session.add(TicketEvent(ticket_id=ticket.id, kind="status_changed", at=now, detail=detail))
+                elif to == "reopened":
+                    ticket.resolved_at = None  # the earlier resolution did not hold
+                detail = {"from": previous, "to": to, "actor": actor, "note": note}
+                session.add(TicketEvent(ticket_id=ticket.id, kind="status", at=now, detail=detail))
                 session.flush()
                 record = _record(ticket)
-            logger.info("ticket status changed", extra={"ticket_number": canonical, "from": previous, "to": status})
+            logger.info(
+                "ticket status changed",
+                extra={"ticket_number": canonical, "from": previous, "to": to, "actor": actor},
+            )
             return record
 
-        return self._retrying("set_status", change)
+        return self._retrying("transition", change)
 
     def events(self, number: str) -> list[TicketEventRecord]:
         """A ticket's history, oldest first."""
@@ -241,12 +262,12 @@ class TicketStore:
         if requested is not None and requested != number:
             detail["requested_number"] = requested
         with write_session(self._sessions) as session:
-            ticket = Ticket(
-                number=number,
-                created_at=now,
-                updated_at=now,
-                **{name: copy.deepcopy(getattr(draft, name)) for name in _DRAFT_FIELDS},
-            )
+            earlier = self._earlier_ticket(session, draft, now)
+            values = {name: copy.deepcopy(getattr(draft, name)) for name in _DRAFT_FIELDS}
+            if earlier is not None:
+                values.update(self._repeat_values(draft, now))
+                detail.update(repeat_of=earlier, priority_raised_from=draft.priority)
+            ticket = Ticket(number=number, created_at=now, updated_at=now, repeat_of=earlier, **values)
             session.add(ticket)
             session.flush()
             session.add(TicketEvent(ticket_id=ticket.id, kind="created", at=now, detail=detail))
@@ -259,9 +280,46 @@ class TicketStore:
                 "status": draft.status,
                 "category": draft.category,
                 "requested_number": requested,
+                "repeat_of": record.repeat_of,
             },
         )
         return record
+
+    def _earlier_ticket(self, session: orm.Session, draft: TicketDraft, now: datetime) -> str | None:
+        """The number of the ticket ``draft`` repeats: the customer's latest about the same order,
+        else their latest filed within the repeat window; None for a first complaint."""
+        same_customer = [Ticket.sender_id == draft.sender_id]
+        contact = _comparable(draft.contact)
+        if contact is not None:
+            same_customer.append(func.lower(func.trim(Ticket.contact)) == contact)
+        rows = session.execute(
+            select(Ticket.number, Ticket.order_ref, Ticket.contact, Ticket.created_at)
+            .where(or_(*same_customer), Ticket.created_at <= now)
+            .order_by(Ticket.created_at.desc(), Ticket.id.desc())
+        ).all()
+        order = _comparable(draft.order_ref)
+        if order is not None:
+            for row in rows:
+                if _comparable(row.order_ref) == order:
+                    return row.number
+        for row in rows:
+            if row.created_at >= now - self._repeat_window:
+                return row.number
+        return None
+
+    def _repeat_values(self, draft: TicketDraft, now: datetime) -> dict[str, Any]:
+        """A repeat's priority one step up (P1 stays P1) and, with an SLA config, the deadlines that go with it."""
+        priority = raise_priority(draft.priority)
+        values: dict[str, Any] = {"priority": priority}
+        if self._sla is not None and priority != draft.priority:
+            deadlines = sla_deadlines(priority, now, self._sla)
+            values.update(
+                sla_classify_by=deadlines.classify_by,
+                sla_analyse_by=deadlines.analyse_by,
+                sla_resolve_by=deadlines.resolve_by,
+                sla_close_by=deadlines.close_by,
+            )
+        return values
 
     def _find(self, number: str) -> TicketRecord | None:
         with self._sessions() as session:
@@ -290,6 +348,23 @@ class TicketStore:
                 )
                 time.sleep(delay)
                 attempt += 1
+
+
+def raise_priority(priority: str) -> str:
+    """One step more urgent (P4→P3→P2→P1); P1 is already the most urgent."""
+    index = PRIORITIES.index(priority)
+    return PRIORITIES[max(index - 1, 0)]
+
+
+def _comparable(value: str | None) -> str | None:
+    """A detail as compared between tickets; None when it identifies nothing (missing, a placeholder, unparsed)."""
+    if value is None:
+        return None
+    value = value.strip().lower()
+    if not value or value in ("unknown", "none") or value.startswith("[unparsed]"):
+        return None
+    return value
+
 
 def _record(ticket: Ticket) -> TicketRecord:
     """A detached copy of the row, every moment in UTC as the store keeps it."""

@@ -13,7 +13,7 @@ import bot.outbound.store  # noqa: F401  (declares outbound_messages)
 from bot.db import make_engine, migrate
 from bot.models import metadata
 
-HEAD = "0003_evidence"
+HEAD = "0004_lifecycle"
 
 
 def _migrate(url: str) -> None:
