@@ -59,7 +59,7 @@ def build_draft(
     customer_type: str,
     now: datetime,
     config: DomainConfig,
-    status: str = "open",
+    status: str = "new",
 ) -> TicketDraft:
     """Everything a new ticket records, from the intake's slots and event log."""
     events = list(events)

@@ -29,7 +29,8 @@ class Runtime:
         self.settings = settings
         self.config = config
         self.store = TicketStore(
-            make_sessionmaker(engine), attempts=settings.db_retry_attempts, delay_s=settings.db_retry_delay_s
+            make_sessionmaker(engine), attempts=settings.db_retry_attempts, delay_s=settings.db_retry_delay_s,
+            sla=config.sla,
         )
         self.spool = Spool(settings.spool_dir)
         self._engine = engine

@@ -126,7 +126,7 @@ class ActionCreateTicket(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
         rt = runtime()
-        status = "escalated" if tracker.get_slot("chosen_option") == "human_agent" else "open"
+        status = "escalated" if tracker.get_slot("chosen_option") == "human_agent" else "new"
         filing = await file_from_tracker(tracker, status)
         dates = {"ticket_number": filing.number, **timeline(filing.draft, filing.opened, rt)}
         if filing.spooled:

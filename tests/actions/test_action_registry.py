@@ -66,3 +66,9 @@ def test_domain_package_does_not_import_rasa() -> None:
             continue
         source = path.read_text(encoding="utf-8")
         assert not re.search(r"^\s*(from|import) rasa", source, re.MULTILINE), path
+
+
+def test_every_ticket_state_has_a_label(domain: dict[str, Any]) -> None:
+    from bot.lifecycle import STATES
+
+    assert {f"utter_status_{state}" for state in STATES} <= set(domain["responses"])
