@@ -24,6 +24,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from bot.domain_config import PRIORITIES
 from bot.tickets import TicketDraft, TicketRecord, TicketStore
 from scripted.driver import recognise
 from scripts.stack import Stack, answers_200
@@ -52,6 +53,8 @@ NOT_COMPARED = {"sender_id", "transcript"}
 COMPARED_FIELDS = [
     f.name for f in dataclasses.fields(TicketDraft) if f.name not in NOT_COMPARED and not f.name.startswith("sla_")
 ]
+REPEAT_FIELDS = ("repeat_of", "priority")
+"""What differs because the second of two identical complaints is a repeat of the first."""
 SAID_TWICE = ("narrative", "emotion_score")
 """What differs when the customer repeats the message the outage met: both read every message."""
 TECHNICAL_DIFFICULTY = [
@@ -133,9 +136,14 @@ def _only_ticket(store: TicketStore, chat: Chat) -> TicketRecord:
 
 
 def _assert_same_ticket(store: TicketStore, crashed: Chat, control: Chat, *, ignore: tuple[str, ...] = ()) -> None:
+    """The same ticket but for what makes the later of the two a repeat complaint of the
+    earlier (same customer, same order): its link, and a priority at least as high."""
     ticket, expected = _only_ticket(store, crashed), _only_ticket(store, control)
-    fields = [f for f in COMPARED_FIELDS if f not in ignore]
+    fields = [f for f in COMPARED_FIELDS if f not in ignore + REPEAT_FIELDS]
     assert {f: getattr(ticket, f) for f in fields} == {f: getattr(expected, f) for f in fields}
+    first, later = sorted((ticket, expected), key=lambda t: t.created_at)
+    assert later.repeat_of == first.number
+    assert PRIORITIES.index(later.priority) <= PRIORITIES.index(first.priority)
     assert (ticket.customer_name, ticket.contact, ticket.order_ref) == ("Sam Patel", "sam.patel@example.com", "55120")
 
 

@@ -61,7 +61,7 @@ def test_a_full_complaint_by_text(chat: TelegramChat, standin: RunningStandin, t
     chat.finish(first, buttons=False)
 
     ticket = only_ticket(telegram_store, chat)
-    assert (ticket.channel, ticket.sender_id, ticket.status) == ("telegram", chat.sender, "open")
+    assert (ticket.channel, ticket.sender_id, ticket.status) == ("telegram", chat.sender, "new")
     assert (ticket.customer_name, ticket.contact, ticket.contact_kind) == ("Sam Patel", "sam.patel@example.com", "email")
     assert (ticket.order_ref, ticket.incident_location) == ("55120", "website")
     assert ticket.chosen_option == ticket.offered_options[0]
