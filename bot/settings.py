@@ -8,11 +8,14 @@ catalogue, triage lexicons) is data under ``settings/`` and is loaded by
 
 from __future__ import annotations
 
+import ipaddress
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+LOOPBACK = "127.0.0.1"
 
 
 class SettingsError(ValueError):
@@ -87,6 +90,28 @@ def embedding_model_path() -> Path | None:
     """
     raw = os.environ.get("COMPLAINTS_EMBEDDING_MODEL", "").strip()
     return Path(raw) if raw else None
+
+
+def connect_host(interface: str) -> str:
+    """The address to reach a server bound to ``interface`` from this machine: loopback for
+    the unspecified address (every interface), else the interface itself (an address or name)."""
+    if not interface:
+        return LOOPBACK
+    try:
+        return LOOPBACK if ipaddress.ip_address(interface).is_unspecified else interface
+    except ValueError:
+        return interface
+
+
+def rasa_urls(env: Mapping[str, str] = os.environ) -> tuple[str, ...]:
+    """The Rasa servers the stack runs: RASA_PROCESSES consecutive ports from RASA_PORT on
+    RASA_HOST (127.0.0.1, 5005 and 2 by default), as any process of the stack reaches them."""
+    host = connect_host(env.get("RASA_HOST", LOOPBACK))
+    try:
+        first, count = int(env.get("RASA_PORT", "5005")), int(env.get("RASA_PROCESSES", "2"))
+    except ValueError as exc:
+        raise SettingsError(f"RASA_PORT and RASA_PROCESSES must be whole numbers: {exc}") from exc
+    return tuple(f"http://{host}:{first + i}" for i in range(max(count, 1)))
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import ctypes
-import ipaddress
 import json
 import logging
 import os
@@ -38,6 +37,8 @@ from typing import Any
 import redis
 from supervisor.xmlrpc import SupervisorTransport
 
+from bot.settings import LOOPBACK, connect_host
+from bot.settings import rasa_urls as settings_rasa_urls
 from scripts.supervisor_conf import Program, render, socket_path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -51,7 +52,6 @@ WHOLE_NUMBERS = (
     "RASA_PORT", "RASA_PROCESSES", "ACTION_PORT", "REDIS_PORT", "REDIS_TRACKER_DB", "REDIS_LOCK_DB", "WORKER_REDIS_DB",
     "WEB_PORT", "WEBCHAT_REDIS_DB",
 )
-LOOPBACK = "127.0.0.1"
 REDIS_HELP = (
     "install Redis (Debian/Ubuntu: sudo apt-get install redis-server; macOS: brew install redis) "
     "or set REDIS_HOST/REDIS_PORT to a Redis that runs"
@@ -80,17 +80,6 @@ def stored_secret(name: str, directory: Path = SECRETS_DIR) -> str:
     with os.fdopen(descriptor, "w", encoding="ascii") as file:
         file.write(secrets.token_urlsafe(32))
     return path.read_text(encoding="ascii").strip()
-
-
-def connect_host(interface: str) -> str:
-    """The address to reach a server bound to ``interface`` from this machine: loopback for
-    the unspecified address (every interface), else the interface itself (an address or name)."""
-    if not interface:
-        return LOOPBACK
-    try:
-        return LOOPBACK if ipaddress.ip_address(interface).is_unspecified else interface
-    except ValueError:
-        return interface
 
 
 def stack_environment(overrides: dict[str, str] | None = None) -> dict[str, str]:
@@ -187,8 +176,7 @@ def rasa_ports(env: dict[str, str]) -> list[int]:
 
 def rasa_urls(env: dict[str, str]) -> list[str]:
     """Base URLs of the Rasa servers, as reached from this machine."""
-    host = connect_host(env["RASA_HOST"])
-    return [f"http://{host}:{port}" for port in rasa_ports(env)]
+    return list(settings_rasa_urls(env))
 
 
 def programs(

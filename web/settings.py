@@ -23,6 +23,7 @@ import os
 from dataclasses import dataclass, field
 
 from bot.channel_policy import channel_policy
+from bot.settings import rasa_urls
 from bot.evidence import EvidenceSettings
 from bot.outbound.webchat import MailboxSettings
 
@@ -60,10 +61,6 @@ class WebSettings:
     def from_env(cls) -> "WebSettings":
         port = _whole("WEB_PORT", 8080)
         origins = os.environ.get("WEB_ALLOWED_ORIGINS") or f"http://127.0.0.1:{port},http://localhost:{port}"
-        rasa_host = os.environ.get("RASA_HOST", "127.0.0.1")
-        if rasa_host in ("", "0.0.0.0", "::"):
-            rasa_host = "127.0.0.1"
-        first, count = _whole("RASA_PORT", 5005), _whole("RASA_PROCESSES", 2)
         samesite = os.environ.get("WEB_COOKIE_SAMESITE", "Lax")
         if samesite not in ("Lax", "Strict", "None"):
             raise ValueError(f"WEB_COOKIE_SAMESITE must be Lax, Strict or None, got {samesite!r}")
@@ -76,7 +73,7 @@ class WebSettings:
             cookie_samesite=samesite,
             rate_limit=_whole("WEBCHAT_RATE_LIMIT", channel_policy().rate_limit.messages),
             rate_window_s=_whole("WEBCHAT_RATE_WINDOW_S", channel_policy().rate_limit.per_seconds),
-            rasa_urls=tuple(f"http://{rasa_host}:{first + i}" for i in range(count)),
+            rasa_urls=rasa_urls(),
             rest_channel_token=os.environ.get("REST_CHANNEL_TOKEN", ""),
             rasa_timeout_s=float(os.environ.get("RASA_TIMEOUT_S", "30")),
             mailbox=MailboxSettings.from_env(),

@@ -11,9 +11,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot.settings import PROJECT_ROOT, SettingsError, _float, _int
-
-LOOPBACK = "127.0.0.1"
+from bot.settings import LOOPBACK, PROJECT_ROOT, SettingsError, _float, _int, rasa_urls
 SECRETS_DIR = PROJECT_ROOT / "var" / "secrets"
 
 
@@ -49,16 +47,8 @@ class OutboundSettings:
         return min(self.retry_base_s * 2 ** max(attempts - 1, 0), self.retry_max_s)
 
 
-def _connect_host(interface: str) -> str:
-    """Loopback for the unspecified address a server may bind, else the interface itself."""
-    return LOOPBACK if interface in ("", "0.0.0.0", "::") else interface
-
-
 def load_outbound_settings() -> OutboundSettings:
     """Read the environment; raise :class:`SettingsError` naming the first bad value."""
-    host = _connect_host(os.environ.get("RASA_HOST", LOOPBACK))
-    first_port = _int("RASA_PORT", 5005)
-    processes = _int("RASA_PROCESSES", 2)
     settings = OutboundSettings(
         redis_host=os.environ.get("REDIS_HOST", LOOPBACK),
         redis_port=_int("REDIS_PORT", 6379),
@@ -68,7 +58,7 @@ def load_outbound_settings() -> OutboundSettings:
         retry_max_s=_float("OUTBOUND_RETRY_MAX_S", 600.0),
         send_timeout_s=_float("OUTBOUND_SEND_TIMEOUT_S", 30.0),
         sweep_batch=_int("OUTBOUND_SWEEP_BATCH", 500),
-        rasa_urls=tuple(f"http://{host}:{first_port + i}" for i in range(max(processes, 1))),
+        rasa_urls=rasa_urls(),
     )
     if settings.max_attempts < 1:
         raise SettingsError("OUTBOUND_MAX_ATTEMPTS must be at least 1")

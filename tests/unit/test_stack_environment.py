@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from scripts.stack import LOOPBACK, connect_host, stack_environment
+from bot.settings import LOOPBACK, connect_host
+from scripts.stack import stack_environment
 
 
 @pytest.mark.parametrize(
