@@ -33,7 +33,8 @@ logger = logging.getLogger(__name__)
 
 TRANSPORT_MODULES = ("bot.outbound.webchat", "bot.outbound.telegram")
 """Modules that each offer ``create_transport()`` (plain or async, no arguments, reading
-their own settings); one that is not installed is skipped with a log line."""
+their own settings, None when their channel is configured off); one that is not installed
+is skipped with a log line."""
 
 ARQ_MAX_TRIES = 1000
 """arq's own try limit; the real bound is OUTBOUND_MAX_ATTEMPTS, counted in SQL."""
@@ -60,6 +61,9 @@ async def open_transports(modules: Sequence[str]) -> list[Transport]:
                 transport = await transport
         except Exception:  # a channel that cannot start must not stop the others
             logger.exception("transport could not start; its channel is not served", extra={"transport_module": name})
+            continue
+        if transport is None:
+            logger.info("transport not configured; its channel is off", extra={"transport_module": name})
             continue
         register_transport(transport)
         opened.append(transport)

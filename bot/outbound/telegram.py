@@ -312,10 +312,11 @@ def _delivery_error(error: TelegramError) -> Exception:
     return TransientDeliveryError("network")
 
 
-def create_transport() -> TelegramTransport:
+def create_transport() -> TelegramTransport | None:
     """The outbound worker's factory (``worker/main.py``): settings from the environment.
 
-    Raises :class:`TelegramSettingsError` without ``TELEGRAM_TOKEN``, so the worker serves the
-    other channels and says why Telegram is not served.
+    None when ``TELEGRAM_TOKEN`` is empty: the channel is off by configuration (``make run``'s
+    default), which is not an error; other bad settings raise :class:`TelegramSettingsError`.
     """
-    return TelegramTransport(load_telegram_settings())
+    settings = load_telegram_settings()
+    return TelegramTransport(settings) if settings.token else None

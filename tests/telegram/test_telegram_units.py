@@ -80,3 +80,13 @@ def test_long_button_payloads_travel_by_reference() -> None:
     assert (short, short_back) == ("/affirm", "/affirm")
     assert stored.startswith(STORED_PAYLOAD_PREFIX) and len(stored.encode()) <= 64
     assert stored_back is not None and stored_back.startswith("/choose_option")
+
+
+def test_the_worker_gets_no_telegram_transport_while_the_channel_is_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    from bot.outbound.telegram import TelegramTransport, create_transport
+
+    monkeypatch.setenv("TELEGRAM_TOKEN", "")
+    assert create_transport() is None
+    monkeypatch.setenv("TELEGRAM_TOKEN", "123456:test-token-of-some-length")
+    monkeypatch.setenv("TELEGRAM_WEBHOOK_SECRET", "a-webhook-secret-of-some-length")
+    assert isinstance(create_transport(), TelegramTransport)

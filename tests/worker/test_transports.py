@@ -43,10 +43,11 @@ async def test_present_transports_are_registered_and_missing_ones_skipped(
     _module(monkeypatch, "channel_web", create_transport=create_web)
     _module(monkeypatch, "channel_broken", create_transport=create_broken)
     _module(monkeypatch, "channel_without_factory")
+    _module(monkeypatch, "channel_off", create_transport=lambda: None)
     caplog.set_level(logging.INFO, logger="worker.main")
 
     opened = await open_transports(
-        ["channel_web", "bot.outbound.no_such_channel", "channel_broken", "channel_without_factory"]
+        ["channel_web", "bot.outbound.no_such_channel", "channel_broken", "channel_without_factory", "channel_off"]
     )
 
     assert opened == [web]
@@ -55,6 +56,7 @@ async def test_present_transports_are_registered_and_missing_ones_skipped(
         ("INFO", "transport module not installed; its channel is not served", "bot.outbound.no_such_channel"),
         ("ERROR", "transport could not start; its channel is not served", "channel_broken"),
         ("ERROR", "transport module has no create_transport(); its channel is not served", "channel_without_factory"),
+        ("INFO", "transport not configured; its channel is off", "channel_off"),
         ("INFO", "transports registered", None),
     ]
     assert caplog.records[-1].channels == "webchat"
