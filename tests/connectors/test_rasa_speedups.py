@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+import socket
+
 import jsonschema
 import pytest
+from aiohttp import web
 from rasa.core.actions.action import RemoteAction
 
 from rasa.shared.core.events import Event
 from rasa.shared.utils.common import all_subclasses
+from rasa.utils.endpoints import ClientResponseError, EndpointConfig
 
 from connectors import rasa_speedups
 
@@ -60,3 +65,55 @@ def test_install_replaces_both() -> None:
     finally:
         RemoteAction._validate_action_result = original_validate
         Event.resolve_by_type = original_resolve
+
+
+async def _counting_server(port: int) -> tuple[web.AppRunner, list[int], list[dict[str, str]]]:
+    """A loopback HTTP server that records each request's peer port and query."""
+    peers: list[int] = []
+    queries: list[dict[str, str]] = []
+
+    async def handle(request: web.Request) -> web.StreamResponse:
+        peers.append(request.transport.get_extra_info("peername")[1])
+        queries.append(dict(request.query) | {"auth": request.headers.get("Authorization", "")})
+        if request.path.endswith("/broken"):
+            return web.Response(status=500, text="no")
+        if request.path.endswith("/plain"):
+            return web.Response(text="not json")
+        return web.json_response({"got": await request.json()})
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", handle)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    return runner, peers, queries
+
+
+def test_endpoint_requests_reuse_one_connection_and_keep_rasas_behaviour() -> None:
+    """Three calls, one TCP connection; token, headers, errors and non-JSON as Rasa has them."""
+    original = EndpointConfig.request
+
+    async def scenario() -> None:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        runner, peers, queries = await _counting_server(port)
+        endpoint = EndpointConfig(url=f"http://127.0.0.1:{port}/webhook", token="t0k", headers={"Authorization": "Bearer s"})
+        try:
+            assert await endpoint.request(json={"n": 1}) == {"got": {"n": 1}}
+            assert await endpoint.request(json={"n": 2}, params={"extra": "1"}) == {"got": {"n": 2}}
+            assert await endpoint.request(subpath="plain", method="get") is None
+            with pytest.raises(ClientResponseError) as raised:
+                await endpoint.request(subpath="broken", json={})
+            assert raised.value.status == 500
+        finally:
+            await runner.cleanup()
+        assert len(set(peers)) == 1, peers
+        assert queries[0] == {"token": "t0k", "auth": "Bearer s"}
+        assert queries[1] == {"token": "t0k", "extra": "1", "auth": "Bearer s"}
+
+    rasa_speedups.install()
+    try:
+        asyncio.run(scenario())
+    finally:
+        EndpointConfig.request = original
