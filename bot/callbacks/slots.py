@@ -132,3 +132,21 @@ def slot_label(slot: Slot, customer_zone: ZoneInfo) -> str:
     """The slot as the customer reads it, on their own clock: ``Tue 1 Dec, 14:00 GMT``."""
     local = slot.start.astimezone(customer_zone)
     return f"{local:%a} {local.day} {local:%b}, {local:%H:%M} {local.tzname()}"
+
+
+def hours_label(policy: CallbackPolicy) -> str:
+    """Opening hours in short form, equal weekdays joined: ``Mon–Fri 09:00–17:00, Sat 10:00–13:00 (Europe/London)``."""
+    names = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+    runs: list[tuple[int, int, str]] = []
+    for weekday in range(7):
+        spans = ", ".join(f"{opens:%H:%M}–{closes:%H:%M}" for opens, closes in policy.openings(weekday))
+        if runs and runs[-1][2] == spans and runs[-1][1] == weekday - 1:
+            runs[-1] = (runs[-1][0], weekday, spans)
+        else:
+            runs.append((weekday, weekday, spans))
+    parts = [
+        (names[first] if first == last else f"{names[first]}–{names[last]}") + f" {spans}"
+        for first, last, spans in runs
+        if spans
+    ]
+    return f"{', '.join(parts)} ({policy.business_timezone})"

@@ -1,0 +1,146 @@
+"""Callbacks as the dialogue, the worker and the ticket API use them: one object per process.
+
+:class:`Callbacks` joins the policy, the SQL store and the job queue: it offers free
+slots, books what a customer's answer names (then queues the reminder and the missed
+check), cancels, and answers whether a person can be reached now. The agents' work
+queue uses :func:`list_callbacks` and :func:`mark_done`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from arq.connections import ArqRedis
+
+from bot.callbacks.choosing import Choice, choose
+from bot.callbacks.jobs import queue_jobs
+from bot.callbacks.policy import CallbackPolicy, zone
+from bot.callbacks.slots import Slot, free_slots, horizon, in_business_hours
+from bot.callbacks.store import CallbackRecord, CallbackStore, SlotFull, WorkItem
+
+logger = logging.getLogger(__name__)
+
+QueueOpener = Callable[[], Awaitable[ArqRedis]]
+
+
+@dataclass(frozen=True)
+class Booking:
+    """What an answer did: the decision, and the booking when one was made."""
+
+    choice: Choice
+    record: CallbackRecord | None
+
+
+def customer_zone(name: str | None, policy: CallbackPolicy) -> ZoneInfo:
+    """The customer's time zone if their channel named a real one, else the policy's default."""
+    if name:
+        try:
+            return zone(name)
+        except ValueError:
+            logger.info("unknown customer time zone; using the default")
+    return policy.default_customer_zone
+
+
+class Callbacks:
+    """See the module docstring. ``open_queue`` is called per booking, so a down Redis only delays jobs."""
+
+    def __init__(self, store: CallbackStore, policy: CallbackPolicy, open_queue: QueueOpener) -> None:
+        self.store = store
+        self.policy = policy
+        self._open_queue = open_queue
+
+    async def _taken(self, now: datetime) -> dict[datetime, int]:
+        return await asyncio.to_thread(self.store.taken, now - timedelta(days=1), horizon(self.policy, now) + timedelta(days=1))
+
+    async def offer(self, now: datetime, *, after: datetime | None = None) -> list[Slot]:
+        """The free slots to offer as buttons, earliest first."""
+        return free_slots(self.policy, now, await self._taken(now), after=after)
+
+    async def answer(
+        self,
+        text: str,
+        *,
+        offered: Sequence[str],
+        now: datetime,
+        zone_: ZoneInfo,
+        ticket_number: str,
+        sender_id: str,
+        channel: str,
+    ) -> Booking:
+        """Book what ``text`` names if it can be booked; else say why, with alternatives.
+
+        A slot filled by someone else between the offer and the booking comes back as
+        "full" with fresh alternatives, never as an overbooked slot.
+        """
+        taken = await self._taken(now)
+        choice = choose(answer=text, offered=offered, now=now, policy=self.policy, taken=taken, customer_zone=zone_)
+        if choice.outcome != "book" or choice.slot is None:
+            return Booking(choice, None)
+        try:
+            record = await asyncio.to_thread(
+                self.store.book,
+                ticket_number=ticket_number,
+                channel=channel,
+                sender_id=sender_id,
+                slot=choice.slot,
+                customer_timezone=zone_.key,
+                now=now,
+            )
+        except SlotFull:
+            alternatives = tuple(await self.offer(now, after=choice.slot.start))
+            return Booking(Choice("full", alternatives=alternatives), None)
+        await self.queue(record, now)
+        return Booking(choice, record)
+
+    async def queue(self, record: CallbackRecord, now: datetime) -> int:
+        """Queue the booking's jobs; a queue that cannot be reached is left to the worker's sweep."""
+        try:
+            queue = await self._open_queue()
+        except OSError as error:
+            logger.warning("job queue unreachable; the callback sweep will queue the jobs", extra={"error": type(error).__name__})
+            return 0
+        try:
+            return await queue_jobs(queue, record, self.policy, now)
+        finally:
+            await queue.close(close_connection_pool=True)
+
+    async def active(self, sender_id: str) -> CallbackRecord | None:
+        """The conversation's booked call, if any."""
+        return await asyncio.to_thread(self.store.active_for_sender, sender_id)
+
+    async def cancel(self, record: CallbackRecord, now: datetime) -> CallbackRecord:
+        """Cancel a booked call; its queued reminder then finds it cancelled and sends nothing."""
+        return await asyncio.to_thread(self.store.cancel, record.key, now)
+
+    def person_available(self, now: datetime) -> bool:
+        """Whether the team is in (business hours now); out of hours the dialogue offers a callback instead."""
+        return in_business_hours(self.policy, now)
+
+
+def list_callbacks(
+    store: CallbackStore,
+    *,
+    due_by: datetime | None = None,
+    states: tuple[str, ...] = ("booked", "missed"),
+    ticket_number: str | None = None,
+    limit: int = 200,
+) -> list[WorkItem]:
+    """The agents' work queue: calls to make (booked, and missed ones still to catch up), earliest first.
+
+    ``due_by`` keeps the calls whose slot starts by then (e.g. now + 15 minutes).
+    """
+    return store.work_queue(due_by=due_by, states=states, ticket_number=ticket_number, limit=limit)
+
+
+def mark_done(store: CallbackStore, key: str, *, actor: str, now: datetime) -> CallbackRecord:
+    """Record that the agent ``actor`` made the call ``key``; it then leaves the work queue and is never flagged missed.
+
+    Raises :class:`~bot.callbacks.store.CallbackNotFound` or
+    :class:`~bot.callbacks.store.CallbackStateError` (a cancelled or rescheduled call).
+    """
+    return store.mark_done(key, actor=actor, now=now)
