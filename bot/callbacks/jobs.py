@@ -3,7 +3,7 @@
 **Protocol (at least once, exactly once in effect).** SQL's ``callbacks`` row is the
 record; a job only does what the row still needs, so running it twice is harmless:
 
-- *Reminder* (job id ``callback:<ticket>:<n>:reminder``): if the row is still booked and
+- *Reminder* (job id ``callback:<ticket>:<n>:remind``): if the row is still booked and
   its reminder pending, hand the message to the outbound path under the key
   ``callback:<ticket>:<n>:reminder`` and then record ``reminder = sent``. A worker killed
   between the two runs the job again; the outbound path already holds that key and sends
@@ -69,7 +69,8 @@ def utcnow() -> datetime:
 
 
 def reminder_job_id(key: str) -> str:
-    return f"{key}:reminder"
+    """The reminder job's id: not the reminder message's key, which the outbound send job uses as its id."""
+    return f"{key}:remind"
 
 
 def missed_job_id(key: str) -> str:
