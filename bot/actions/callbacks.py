@@ -66,7 +66,9 @@ clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)  # noqa: E731
 def callbacks() -> Callbacks:
     """This process's callbacks service, on the runtime's database; built on first use."""
     policy = callback_policy()
-    store = CallbackStore(make_sessionmaker(runtime().engine), capacity=policy.capacity_per_slot)
+    rt = runtime()
+    rt.ensure_schema()
+    store = CallbackStore(make_sessionmaker(rt.engine), capacity=policy.capacity_per_slot)
     return Callbacks(store, policy, lambda: create_queue(load_outbound_settings()))
 
 
