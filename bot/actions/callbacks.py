@@ -32,7 +32,7 @@ from bot.callbacks.jobs import BUTTON_RESPONSES, manage_buttons
 from bot.callbacks.policy import callback_policy
 from bot.callbacks.service import Callbacks, customer_zone
 from bot.callbacks.slots import Slot, hours_label, slot_label
-from bot.callbacks.store import CallbackStore
+from bot.callbacks.store import CallbackRecord, CallbackStore
 from bot.channels import conversation_channel
 from bot.db import make_sessionmaker
 from bot.outbound.queue import create_queue
@@ -46,6 +46,7 @@ DECLINED = "none"
 FAILED = "failed"
 TIME_SLOT = "callback_time"
 ACTION_ENTITY = "callback_action"
+TICKET_ENTITY = "callback_for"
 DECLINE_INTENTS = {"stop": 0.8, "deny": 0.8}
 """Answers to the offer that mean "no call after all", with the certainty they need."""
 OUTCOME_RESPONSES = {
@@ -114,6 +115,17 @@ def _offer(dispatcher: CollectingDispatcher, domain: DomainDict, tracker: Tracke
     else:
         dispatcher.utter_message(response="utter_callback_no_slots", horizon_days=callbacks().policy.horizon_days, buttons=buttons[-1:])
     return [SlotSet("callback_offered", [slot.iso() for slot in slots]), SlotSet("callback_alternatives", None)]
+
+
+def _confirm(dispatcher: CollectingDispatcher, domain: DomainDict, tracker: Tracker, record: CallbackRecord) -> None:
+    """Say the booked time on the customer's clock, the reminder to expect, and how to change or cancel it."""
+    dispatcher.utter_message(
+        response="utter_callback_booked",
+        ticket_number=record.ticket_number,
+        slot_time=slot_label(Slot(record.slot_start, record.slot_end), ZoneInfo(record.customer_timezone)),
+        reminder_minutes=callbacks().policy.reminder_minutes_before,
+        buttons=_manage_buttons(domain, tracker),
+    )
 
 
 class ActionScheduleCallback(Action):
@@ -209,13 +221,7 @@ class ActionConfirmCallback(Action):
         value, key, ticket = tracker.get_slot(TIME_SLOT), tracker.get_slot("callback_key"), tracker.get_slot("callback_ticket")
         record = await asyncio.to_thread(callbacks().store.get, key) if key and value not in (DECLINED, FAILED) else None
         if record is not None:
-            dispatcher.utter_message(
-                response="utter_callback_booked",
-                ticket_number=record.ticket_number,
-                slot_time=slot_label(Slot(record.slot_start, record.slot_end), ZoneInfo(record.customer_timezone)),
-                reminder_minutes=callbacks().policy.reminder_minutes_before,
-                buttons=_manage_buttons(domain, tracker),
-            )
+            _confirm(dispatcher, domain, tracker, record)
         elif value != FAILED:
             dispatcher.utter_message(response="utter_callback_declined", ticket_number=ticket)
         dispatcher.utter_message(response="utter_anything_else")
@@ -223,12 +229,21 @@ class ActionConfirmCallback(Action):
 
 
 class ActionManageCallback(Action):
-    """The confirmation's and reminder's buttons: change the time (offer again) or cancel the call."""
+    """Call-back buttons pressed outside the offer form.
+
+    The confirmation's and reminder's buttons change the time (offer again) or cancel
+    the call; a time button of an offer we pushed (:func:`bot.callbacks.service.pushed_offer`,
+    e.g. near an SLA breach) books that time for the ticket it names, if the ticket is
+    this conversation's.
+    """
 
     def name(self) -> str:
         return "action_manage_callback"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
+        pushed = _entity(tracker, TIME_SLOT)
+        if pushed is not None and _entity(tracker, ACTION_ENTITY) is None:
+            return await self._book_pushed(dispatcher, tracker, domain, pushed)
         service = callbacks()
         record = await service.active(tracker.sender_id)
         if record is None:
@@ -243,6 +258,40 @@ class ActionManageCallback(Action):
             slot_time=slot_label(Slot(cancelled.slot_start, cancelled.slot_end), ZoneInfo(cancelled.customer_timezone)),
         )
         return []
+
+
+    @staticmethod
+    async def _book_pushed(
+        dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict, answer: str
+    ) -> list[EventType]:
+        ticket = _entity(tracker, TICKET_ENTITY)
+        owner = await asyncio.to_thread(runtime().store.get, ticket) if ticket else None
+        if owner is None or owner.sender_id != tracker.sender_id:
+            logger.warning("pushed call-back button for a ticket of another conversation refused")
+            dispatcher.utter_message(response="utter_callback_no_ticket")
+            return []
+        if answer == DECLINED:
+            dispatcher.utter_message(response="utter_callback_declined", ticket_number=owner.number)
+            return []
+        service = callbacks()
+        booking = await service.answer(
+            answer,
+            offered=[],
+            now=clock(),
+            zone_=_zone(tracker),
+            ticket_number=owner.number,
+            sender_id=tracker.sender_id,
+            channel=conversation_channel(tracker.sender_id, tracker.get_latest_input_channel()),
+        )
+        if booking.record is not None:
+            _confirm(dispatcher, domain, tracker, booking.record)
+            return []
+        dispatcher.utter_message(
+            response=OUTCOME_RESPONSES[booking.choice.outcome],
+            opening_hours=hours_label(service.policy),
+            horizon_days=service.policy.horizon_days,
+        )
+        return [SlotSet("callback_ticket", owner.number), FollowupAction("action_schedule_callback")]
 
 
 def offer_callback_out_of_hours(dispatcher: CollectingDispatcher, ticket_number: str) -> list[EventType]:

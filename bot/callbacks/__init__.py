@@ -2,5 +2,28 @@
 
 No Rasa import here: the action server (``bot/actions/callbacks.py``), the worker and the
 ticket API all use this package. The agents' work queue uses :func:`list_callbacks` and
-:func:`mark_done`.
+:func:`mark_done`; the SLA watcher can push :func:`pushed_offer` when a ticket nears a breach.
 """
+
+from bot.callbacks.service import Callbacks, list_callbacks, mark_done, pushed_offer
+from bot.callbacks.store import (
+    CallbackNotFound,
+    CallbackRecord,
+    CallbackStateError,
+    CallbackStore,
+    SlotFull,
+    WorkItem,
+)
+
+__all__ = [
+    "CallbackNotFound",
+    "CallbackRecord",
+    "CallbackStateError",
+    "CallbackStore",
+    "Callbacks",
+    "SlotFull",
+    "WorkItem",
+    "list_callbacks",
+    "mark_done",
+    "pushed_offer",
+]

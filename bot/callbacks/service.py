@@ -9,8 +9,9 @@ queue uses :func:`list_callbacks` and :func:`mark_done`.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -20,12 +21,14 @@ from arq.connections import ArqRedis
 from bot.callbacks.choosing import Choice, choose
 from bot.callbacks.jobs import queue_jobs
 from bot.callbacks.policy import CallbackPolicy, zone
-from bot.callbacks.slots import Slot, free_slots, horizon, in_business_hours
+from bot.callbacks.slots import Slot, free_slots, horizon, in_business_hours, slot_label
 from bot.callbacks.store import CallbackRecord, CallbackStore, SlotFull, WorkItem
+from bot.outbound.messages import Button, OutboundMessage
 
 logger = logging.getLogger(__name__)
 
 QueueOpener = Callable[[], Awaitable[ArqRedis]]
+PUSHED_OFFER_RESPONSES = ("utter_callback_pushed_offer", "utter_button_callback_none")
 
 
 @dataclass(frozen=True)
@@ -144,3 +147,25 @@ def mark_done(store: CallbackStore, key: str, *, actor: str, now: datetime) -> C
     :class:`~bot.callbacks.store.CallbackStateError` (a cancelled or rescheduled call).
     """
     return store.mark_done(key, actor=actor, now=now)
+
+
+def pushed_offer(
+    texts: Mapping[str, str], *, ticket_number: str, slots: Sequence[Slot], zone_: ZoneInfo
+) -> OutboundMessage:
+    """A call-back offer to push through the outbound path (e.g. a ticket nearing its SLA breach).
+
+    ``texts`` holds :data:`PUSHED_OFFER_RESPONSES` read from domain.yml
+    (:func:`bot.callbacks.jobs.domain_texts`). Each button names its slot and the ticket,
+    so the chat can book it outside the offer form, for this conversation's ticket only.
+    """
+    labels = [slot_label(slot, zone_) for slot in slots]
+    numbered = "\n".join(f"{number}. {label}" for number, label in enumerate(labels, start=1))
+    text = texts[PUSHED_OFFER_RESPONSES[0]].format(ticket_number=ticket_number, slots_list=numbered, customer_timezone=zone_.key)
+    buttons = [Button(label, pushed_payload(slot.iso(), ticket_number)) for slot, label in zip(slots, labels)]
+    buttons.append(Button(texts[PUSHED_OFFER_RESPONSES[1]], pushed_payload("none", ticket_number)))
+    return OutboundMessage(text, tuple(buttons))
+
+
+def pushed_payload(value: str, ticket_number: str) -> str:
+    """A pushed offer's button: choose_option with the ``callback_for`` and ``callback_time`` entities."""
+    return "/choose_option" + json.dumps({"callback_for": ticket_number, "callback_time": value}, separators=(",", ":"))

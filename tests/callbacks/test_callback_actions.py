@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import datetime, timezone
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 import redis.asyncio as aioredis
@@ -21,6 +22,7 @@ from bot.actions.callbacks import (
 )
 from bot.actions.conversation import ActionRequestHuman
 from bot.actions.tickets import ActionCreateTicket
+from bot.callbacks.service import PUSHED_OFFER_RESPONSES, pushed_offer, pushed_payload
 from bot.callbacks.slots import Slot
 from tests.actions.conftest import action_runtime, dispatcher, domain, make_tracker
 from tests.actions.events import action_event, user_event
@@ -282,3 +284,61 @@ async def test_asking_for_a_person_out_of_hours_offers_a_call_back_instead_of_a_
     events = await ActionRequestHuman().run(in_hours, make_tracker(history, {"complaint_category": "product"}), domain)
     assert [m["response"] for m in in_hours.messages] == ["utter_handoff_requested"]
     assert followups(events) == []
+
+
+def pushed_press(make_tracker, value: str, ticket: str, sender: str = SENDER):  # noqa: ANN001
+    entities = [{"entity": "callback_for", "value": ticket}, {"entity": "callback_time", "value": value}]
+    return make_tracker([user_event(pushed_payload(value, ticket), "choose_option", entities=entities)], sender_id=sender)
+
+
+async def file_own_ticket(make_tracker, domain) -> str:  # noqa: ANN001
+    tracker = make_tracker([user_event("My kettle lid cracked", "complain_product")], {**FILLED, "chosen_option": "refund"},
+                           sender_id=SENDER)
+    return slots_of(await ActionCreateTicket().run(CollectingDispatcher(), tracker, domain))["ticket_number"]
+
+
+async def test_a_pushed_offer_lists_the_slots_with_buttons_naming_the_ticket(clock, action_runtime, domain) -> None:  # noqa: ANN001
+    texts = {name: domain["responses"][name][0]["text"] for name in PUSHED_OFFER_RESPONSES}
+    slots = await callback_actions.callbacks().offer(MONDAY_NOON)
+    message = pushed_offer(texts, ticket_number="CX-7K3F9Q", slots=slots[:2], zone_=ZoneInfo("Europe/London"))
+    assert message.text == (
+        "I'm sorry your case CX-7K3F9Q is taking longer than it should. Rather than leave you waiting, we can call you. "
+        "These are the next free times (your time, Europe/London):\n1. Mon 30 Nov, 13:00 GMT\n2. Mon 30 Nov, 13:30 GMT\n"
+        "Tap a time to book it."
+    )
+    assert [(b.title, b.payload) for b in message.buttons] == [
+        ("Mon 30 Nov, 13:00 GMT", '/choose_option{"callback_for":"CX-7K3F9Q","callback_time":"2026-11-30T13:00:00+00:00"}'),
+        ("Mon 30 Nov, 13:30 GMT", '/choose_option{"callback_for":"CX-7K3F9Q","callback_time":"2026-11-30T13:30:00+00:00"}'),
+        ("No call, thanks", '/choose_option{"callback_for":"CX-7K3F9Q","callback_time":"none"}'),
+    ]
+
+
+async def test_a_pushed_time_button_books_for_the_conversations_own_ticket(clock, action_runtime, make_tracker, domain) -> None:  # noqa: ANN001
+    number = await file_own_ticket(make_tracker, domain)
+    said = CollectingDispatcher()
+    events = await ActionManageCallback().run(said, pushed_press(make_tracker, "2026-11-30T13:30:00+00:00", number), domain)
+    assert events == []
+    assert [(m["response"], m["slot_time"]) for m in said.messages] == [("utter_callback_booked", "Mon 30 Nov, 13:30 GMT")]
+    assert callback_actions.callbacks().store.active_for_sender(SENDER).key == f"callback:{number}:1"
+
+
+async def test_a_pushed_button_for_a_time_gone_by_says_so_and_offers_again(clock, action_runtime, make_tracker, domain) -> None:  # noqa: ANN001
+    number = await file_own_ticket(make_tracker, domain)
+    clock.now = datetime(2026, 11, 30, 13, 0, tzinfo=UTC)
+    said = CollectingDispatcher()
+    events = await ActionManageCallback().run(said, pushed_press(make_tracker, "2026-11-30T13:30:00+00:00", number), domain)
+    assert [m["response"] for m in said.messages] == ["utter_callback_past"]
+    assert followups(events) == ["action_schedule_callback"]
+    assert callback_actions.callbacks().store.active_for_sender(SENDER) is None
+
+
+async def test_a_pushed_button_for_someone_elses_ticket_books_nothing(clock, action_runtime, make_tracker, domain) -> None:  # noqa: ANN001
+    number = await file_own_ticket(make_tracker, domain)
+    said = CollectingDispatcher()
+    stranger = pushed_press(make_tracker, "2026-11-30T13:30:00+00:00", number, sender="web:someone-else")
+    assert await ActionManageCallback().run(said, stranger, domain) == []
+    assert [m["response"] for m in said.messages] == ["utter_callback_no_ticket"]
+    assert callback_actions.callbacks().store.active_for_sender("web:someone-else") is None
+    declined = CollectingDispatcher()
+    await ActionManageCallback().run(declined, pushed_press(make_tracker, "none", number), domain)
+    assert [(m["response"], m["ticket_number"]) for m in declined.messages] == [("utter_callback_declined", number)]

@@ -32,6 +32,7 @@ from rasa.core.agent import Agent
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 from rasa.utils.endpoints import EndpointConfig
 
+from bot.callbacks.service import pushed_payload
 from bot.callbacks.store import CallbackStore
 from bot.db import make_engine, make_sessionmaker, migrate
 from tests.callbacks.conftest import REDIS_DB, REDIS_HOST, REDIS_PORT, ROOT
@@ -131,7 +132,7 @@ def texts(messages: list[dict[str, Any]]) -> list[str]:
     return [message.get("text") or "" for message in messages]
 
 
-async def test_a_person_asked_for_out_of_hours_gets_a_call_back_booked_and_cancelled_in_the_chat(
+async def test_a_person_asked_for_out_of_hours_gets_a_call_back_booked_cancelled_and_booked_from_a_push(
     agent: Agent, database_url: str
 ) -> None:
     sender = f"web:{secrets.token_hex(6)}"
@@ -164,6 +165,10 @@ async def test_a_person_asked_for_out_of_hours_gets_a_call_back_booked_and_cance
     cancelled = await say(agent, sender, payload("callback_action", "cancel"))
     assert texts(cancelled) == [f"Done: the call about ticket {record.ticket_number} on {first['title']} is cancelled."]
     assert store.get(record.key).state == "cancelled"
+
+    pushed = await say(agent, sender, pushed_payload(json.loads(first["payload"].removeprefix("/choose_option"))["callback_time"], record.ticket_number))
+    assert texts(pushed)[0].startswith(f"Booked: we'll call you about ticket {record.ticket_number} on {first['title']}.")
+    assert store.active_for_sender(sender).key == f"callback:{record.ticket_number}:2"
     engine.dispose()
 
 
