@@ -26,7 +26,7 @@ from bot.callbacks.service import PUSHED_OFFER_RESPONSES, pushed_offer, pushed_p
 from bot.callbacks.slots import Slot
 from tests.actions.conftest import action_runtime, dispatcher, domain, make_tracker
 from tests.actions.events import action_event, user_event
-from tests.callbacks.conftest import REDIS_DB, REDIS_HOST, REDIS_PORT
+from tests.callbacks.conftest import REDIS_DB, REDIS_HOST, REDIS_PORT, Clock
 
 __all__ = ["action_runtime", "dispatcher", "domain", "make_tracker"]
 
@@ -42,14 +42,6 @@ FILLED = {
     "chosen_option": "callback", "offered_options": ["replacement", "repair", "refund", "callback", "human_agent"],
     "complaint_confirmed": True, "complaint_category": "product", "category_confidence": 0.9,
 }
-
-
-class Clock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @pytest.fixture

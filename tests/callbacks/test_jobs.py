@@ -20,12 +20,12 @@ from bot.callbacks.jobs import REMINDER_JOB, queue_jobs, reminder_job_id
 from bot.callbacks.policy import CallbackPolicy
 from bot.callbacks.slots import Slot
 from bot.callbacks.store import CallbackStore
-from bot.outbound import Button, Conversation, OutboundMessage, registry
+from bot.outbound import Button, Conversation, OutboundMessage
 from bot.outbound.delivery import Outbound
 from bot.outbound.settings import OutboundSettings
 from bot.tickets import TicketDraft, TicketStore
-from tests.callbacks.conftest import REDIS_DB, REDIS_HOST, REDIS_PORT
-from tests.outbound.support import RasaStandIn, RecordingTransport
+from tests.callbacks.conftest import REDIS_DB, REDIS_HOST, REDIS_PORT, Clock
+from tests.outbound.support import RasaStandIn, transports
 from worker.main import worker_settings
 
 UTC = timezone.utc
@@ -38,20 +38,11 @@ REMINDER_TEXT = (
     "A reminder: we'll call you about ticket {ticket} on Tue 1 Dec, 15:00 GMT, as you booked. "
     "If that no longer suits you, change or cancel it here."
 )
+__all__ = ["transports"]
 MANAGE_BUTTONS = (
     Button("Change the time", '/choose_option{"callback_action":"reschedule"}'),
     Button("Cancel the call", '/choose_option{"callback_action":"cancel"}'),
 )
-
-
-class Clock:
-    """The worker's clock, set by the test."""
-
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @pytest.fixture
@@ -67,15 +58,6 @@ def settings() -> OutboundSettings:
         sweep_batch=100,
         rasa_urls=(f"http://127.0.0.1:{RASA_PORT}",),
     )
-
-
-@pytest.fixture
-def transports(monkeypatch: pytest.MonkeyPatch) -> dict[str, RecordingTransport]:
-    monkeypatch.setattr(registry, "_transports", {})
-    made = {channel: RecordingTransport(channel) for channel in ("webchat", "telegram")}
-    for transport in made.values():
-        registry.register_transport(transport)
-    return made
 
 
 @pytest.fixture
