@@ -21,7 +21,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import AsyncIterator, Iterator
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -32,11 +32,11 @@ from rasa.core.agent import Agent
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 from rasa.utils.endpoints import EndpointConfig
 
+from bot.callbacks.policy import WEEKDAYS
 from bot.callbacks.service import pushed_payload
 from bot.callbacks.store import CallbackStore
 from bot.db import make_engine, make_sessionmaker, migrate
 from tests.callbacks.conftest import REDIS_DB, REDIS_HOST, REDIS_PORT, ROOT
-from bot.callbacks.policy import WEEKDAYS
 
 ACTION_PORT = 15055 + int(os.environ.get("E2E_PORT_OFFSET", "0")) + 60
 LONDON = ZoneInfo("Europe/London")
@@ -166,7 +166,8 @@ async def test_a_person_asked_for_out_of_hours_gets_a_call_back_booked_cancelled
     assert texts(cancelled) == [f"Done: the call about ticket {record.ticket_number} on {first['title']} is cancelled."]
     assert store.get(record.key).state == "cancelled"
 
-    pushed = await say(agent, sender, pushed_payload(json.loads(first["payload"].removeprefix("/choose_option"))["callback_time"], record.ticket_number))
+    first_time = json.loads(first["payload"].removeprefix("/choose_option"))["callback_time"]
+    pushed = await say(agent, sender, pushed_payload(first_time, record.ticket_number))
     assert texts(pushed)[0].startswith(f"Booked: we'll call you about ticket {record.ticket_number} on {first['title']}.")
     assert store.active_for_sender(sender).key == f"callback:{record.ticket_number}:2"
     engine.dispose()

@@ -8,10 +8,11 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+import yaml
 
 from bot.callbacks.policy import CallbackPolicy, CallbackPolicyError, parse_callback_policy
 from bot.callbacks.slots import day_slots, free_slots, hours_label, in_business_hours, is_bookable, slot_label
-from tests.callbacks.conftest import make_policy
+from tests.callbacks.conftest import ROOT, make_policy
 
 UTC = timezone.utc
 NEW_YORK = ZoneInfo("America/New_York")
@@ -135,9 +136,7 @@ def test_opening_hours_read_as_one_short_line(policy: CallbackPolicy) -> None:
     ],
 )
 def test_a_bad_policy_stops_with_the_key_named(tmp_path: Path, change: dict, message: str) -> None:
-    import yaml
-
-    raw = yaml.safe_load(Path("settings/callbacks.yml").read_text(encoding="utf-8"))
+    raw = yaml.safe_load((ROOT / "settings" / "callbacks.yml").read_text(encoding="utf-8"))
     path = tmp_path / "callbacks.yml"
     path.write_text(yaml.safe_dump({**raw, **change}), encoding="utf-8")
     with pytest.raises(CallbackPolicyError) as raised:
