@@ -2,10 +2,10 @@
 
 No Rasa import here: the action server (``bot/actions/callbacks.py``), the worker and the
 ticket API all use this package. The agents' work queue uses :func:`list_callbacks` and
-:func:`mark_done`; the SLA watcher can push :func:`pushed_offer` when a ticket nears a breach.
+:func:`mark_done`; the SLA watcher calls :func:`push_offer` when a ticket nears a breach.
 """
 
-from bot.callbacks.service import Callbacks, list_callbacks, mark_done, pushed_offer
+from bot.callbacks.service import PUSHED_OFFER_RESPONSES, Callbacks, list_callbacks, mark_done, push_offer, pushed_offer
 from bot.callbacks.store import (
     CallbackNotFound,
     CallbackRecord,
@@ -16,6 +16,7 @@ from bot.callbacks.store import (
 )
 
 __all__ = [
+    "PUSHED_OFFER_RESPONSES",
     "CallbackNotFound",
     "CallbackRecord",
     "CallbackStateError",
@@ -25,5 +26,6 @@ __all__ = [
     "WorkItem",
     "list_callbacks",
     "mark_done",
+    "push_offer",
     "pushed_offer",
 ]

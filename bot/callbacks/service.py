@@ -3,7 +3,7 @@
 :class:`Callbacks` joins the policy, the SQL store and the job queue: it offers free
 slots, books what a customer's answer names (then queues the reminder and the missed
 check), cancels, and answers whether a person can be reached now. The agents' work
-queue uses :func:`list_callbacks` and :func:`mark_done`.
+queue uses :func:`list_callbacks` and :func:`mark_done`; the SLA watcher, :func:`push_offer`.
 """
 
 from __future__ import annotations
@@ -23,7 +23,9 @@ from bot.callbacks.jobs import queue_jobs
 from bot.callbacks.policy import CallbackPolicy, zone
 from bot.callbacks.slots import Slot, free_slots, horizon, in_business_hours, slot_label
 from bot.callbacks.store import CallbackRecord, CallbackStore, SlotFull, WorkItem
-from bot.outbound.messages import Button, OutboundMessage
+from bot.outbound.delivery import Outbound
+from bot.outbound.messages import Button, Conversation, OutboundMessage
+from bot.outbound.store import DeliveryRecord
 
 logger = logging.getLogger(__name__)
 
@@ -169,3 +171,29 @@ def pushed_offer(
 def pushed_payload(value: str, ticket_number: str) -> str:
     """A pushed offer's button: choose_option with the ``callback_for`` and ``callback_time`` entities."""
     return "/choose_option" + json.dumps({"callback_for": ticket_number, "callback_time": value}, separators=(",", ":"))
+
+
+async def push_offer(
+    callbacks: Callbacks,
+    outbound: Outbound,
+    texts: Mapping[str, str],
+    *,
+    ticket_number: str,
+    sender_id: str,
+    now: datetime,
+    reason: str = "breach",
+) -> DeliveryRecord | None:
+    """Push a call-back offer for a ticket (by default: it nears its SLA breach), once per ticket and reason.
+
+    The key ``callback:<ticket>:offer:<reason>`` makes a repeated call send nothing new.
+    Returns None when there is no free slot to offer. Raises
+    :class:`~bot.outbound.PermanentDeliveryError` for a channel that cannot push (REST).
+    """
+    slots = await callbacks.offer(now)
+    if not slots:
+        return None
+    message = pushed_offer(
+        texts, ticket_number=ticket_number, slots=slots, zone_=callbacks.policy.default_customer_zone
+    )
+    conversation = Conversation.from_sender_id(sender_id)
+    return await outbound.deliver(conversation, message, key=f"callback:{ticket_number}:offer:{reason}")

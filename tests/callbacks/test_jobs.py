@@ -16,12 +16,14 @@ import redis.asyncio as aioredis
 from aiohttp import web
 from arq.worker import Worker
 
-from bot.callbacks.jobs import REMINDER_JOB, queue_jobs, reminder_job_id
+from bot.callbacks.jobs import REMINDER_JOB, domain_texts, queue_jobs, reminder_job_id
 from bot.callbacks.policy import CallbackPolicy
+from bot.callbacks.service import PUSHED_OFFER_RESPONSES, Callbacks, push_offer, pushed_payload
 from bot.callbacks.slots import Slot
 from bot.callbacks.store import CallbackStore
 from bot.outbound import Button, Conversation, OutboundMessage
 from bot.outbound.delivery import Outbound
+from bot.outbound.queue import create_queue
 from bot.outbound.settings import OutboundSettings
 from bot.tickets import TicketDraft, TicketStore
 from tests.callbacks.conftest import REDIS_DB, REDIS_HOST, REDIS_PORT, Clock
@@ -240,3 +242,24 @@ async def test_booking_queues_both_jobs_deferred_to_their_due_times(
     missed_at = await redis_client.zscore("arq:queue", f"{record.key}:missed")
     assert reminder_at / 1000 - before == pytest.approx((SLOT.start - timedelta(minutes=15) - NOW).total_seconds(), abs=5)
     assert missed_at / 1000 - before == pytest.approx((SLOT.end + timedelta(minutes=30) - NOW).total_seconds(), abs=5)
+
+
+async def test_an_offer_pushed_near_a_breach_reaches_the_customer_once(
+    stores, outbound: Outbound, run_worker: RunWorker, transports, policy: CallbackPolicy, settings: OutboundSettings
+) -> None:
+    store, tickets = stores
+    number = file_ticket(tickets)
+    service = Callbacks(store, policy, lambda: create_queue(settings))
+    texts = domain_texts(PUSHED_OFFER_RESPONSES)
+    first = await push_offer(service, outbound, texts, ticket_number=number, sender_id="web:s1", now=NOW)
+    again = await push_offer(service, outbound, texts, ticket_number=number, sender_id="web:s1", now=NOW)
+    await run_worker(NOW)
+    assert first.key == again.key == f"callback:{number}:offer:breach"
+    [send] = transports["webchat"].sends
+    assert send.message.text.startswith(f"I'm sorry your case {number} is taking longer than it should.")
+    assert "\n1. Mon 30 Nov, 13:00 GMT\n2. Mon 30 Nov, 13:30 GMT\n3. Mon 30 Nov, 14:00 GMT\n4. Mon 30 Nov, 14:30 GMT\n" in send.message.text
+    assert [b.payload for b in send.message.buttons] == [
+        pushed_payload(iso, number)
+        for iso in ("2026-11-30T13:00:00+00:00", "2026-11-30T13:30:00+00:00", "2026-11-30T14:00:00+00:00",
+                    "2026-11-30T14:30:00+00:00", "none")
+    ]
