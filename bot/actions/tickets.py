@@ -136,7 +136,7 @@ class ActionCreateTicket(Action):
             dispatcher.utter_message(response="utter_ticket_filed", **dates)
             if status == "escalated":
                 dispatcher.utter_message(response="utter_ticket_filed_human", **dates)
-        callback = [] if filing.spooled else after_filing(tracker.get_slot("chosen_option"), filing.number)
+        callback = [] if filing.spooled else after_filing(dispatcher, tracker.get_slot("chosen_option"), filing.number)
         if not callback:
             dispatcher.utter_message(response="utter_anything_else")
         return reset_intake(tracker) + [SlotSet("ticket_number", filing.number)] + callback

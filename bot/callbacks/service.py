@@ -2,7 +2,7 @@
 
 :class:`Callbacks` joins the policy, the SQL store and the job queue: it offers free
 slots, books what a customer's answer names (then queues the reminder and the missed
-check), cancels, and answers whether a person can be reached now. The agents' work
+check) and cancels. The agents' work
 queue uses :func:`list_callbacks` and :func:`mark_done`; the SLA watcher, :func:`push_offer`.
 """
 
@@ -21,7 +21,7 @@ from arq.connections import ArqRedis
 from bot.callbacks.choosing import Choice, choose
 from bot.callbacks.jobs import queue_jobs
 from bot.callbacks.policy import CallbackPolicy, zone
-from bot.callbacks.slots import Slot, free_slots, horizon, in_business_hours, slot_label
+from bot.callbacks.slots import Slot, free_slots, horizon, slot_label
 from bot.callbacks.store import CallbackRecord, CallbackStore, SlotFull, WorkItem
 from bot.outbound.delivery import Outbound
 from bot.outbound.messages import Button, Conversation, OutboundMessage
@@ -122,9 +122,6 @@ class Callbacks:
         """Cancel a booked call; its queued reminder then finds it cancelled and sends nothing."""
         return await asyncio.to_thread(self.store.cancel, record.key, now)
 
-    def person_available(self, now: datetime) -> bool:
-        """Whether the team is in (business hours now); out of hours the dialogue offers a callback instead."""
-        return in_business_hours(self.policy, now)
 
 
 def list_callbacks(

@@ -334,3 +334,17 @@ async def test_a_pushed_button_for_someone_elses_ticket_books_nothing(clock, act
     declined = CollectingDispatcher()
     await ActionManageCallback().run(declined, pushed_press(make_tracker, "none", number), domain)
     assert [(m["response"], m["ticket_number"]) for m in declined.messages] == [("utter_callback_declined", number)]
+
+
+async def test_choosing_a_person_as_the_remedy_out_of_hours_offers_a_call_back(clock, action_runtime, make_tracker, domain) -> None:  # noqa: ANN001
+    tracker = make_tracker([user_event("My kettle lid cracked", "complain_product")], {**FILLED, "chosen_option": "human_agent"})
+    clock.now = SUNDAY_NOON
+    said = CollectingDispatcher()
+    events = await ActionCreateTicket().run(said, tracker, domain)
+    assert [m["response"] for m in said.messages] == ["utter_ticket_filed", "utter_ticket_filed_human", "utter_person_out_of_hours"]
+    assert followups(events) == ["action_schedule_callback"]
+    clock.now = MONDAY_NOON
+    in_hours = CollectingDispatcher()
+    events = await ActionCreateTicket().run(in_hours, tracker, domain)
+    assert [m["response"] for m in in_hours.messages] == ["utter_ticket_filed", "utter_ticket_filed_human", "utter_anything_else"]
+    assert followups(events) == []
