@@ -21,6 +21,7 @@ from bot.callbacks.policy import CallbackPolicy
 from bot.callbacks.service import PUSHED_OFFER_RESPONSES, Callbacks, push_offer, pushed_payload
 from bot.callbacks.slots import Slot
 from bot.callbacks.store import CallbackStore
+from bot.db import make_engine, make_sessionmaker
 from bot.outbound import Button, Conversation, OutboundMessage
 from bot.outbound.delivery import Outbound
 from bot.outbound.queue import create_queue
@@ -263,3 +264,17 @@ async def test_an_offer_pushed_near_a_breach_reaches_the_customer_once(
         for iso in ("2026-11-30T13:00:00+00:00", "2026-11-30T13:30:00+00:00", "2026-11-30T14:00:00+00:00",
                     "2026-11-30T14:30:00+00:00", "none")
     ]
+
+
+async def test_two_workers_at_once_send_each_reminder_once(
+    stores, engine_url: str, outbound: Outbound, run_worker: RunWorker, transports
+) -> None:
+    _, tickets = stores
+    engine = make_engine(engine_url)
+    store = CallbackStore(make_sessionmaker(engine), capacity=5)
+    records = [book(store, file_ticket(tickets), sender=f"web:s{index}") for index in range(5)]
+    await asyncio.gather(run_worker(SLOT.start - timedelta(minutes=10)), run_worker(SLOT.start - timedelta(minutes=10)))
+    keys = [s.key for s in transports["webchat"].sends]
+    assert sorted(keys) == sorted(record.reminder_key for record in records)
+    assert {store.get(record.key).reminder for record in records} == {"sent"}
+    engine.dispose()
