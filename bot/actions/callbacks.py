@@ -15,7 +15,7 @@ import functools
 import json
 import logging
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -28,7 +28,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from bot.actions.responses import response_text
 from bot.actions.runtime import runtime
 from bot.callbacks.choosing import parse_slot_payload
-from bot.callbacks.jobs import BUTTON_RESPONSES, manage_buttons
+from bot.callbacks.jobs import BUTTON_RESPONSES, manage_buttons, utcnow
 from bot.callbacks.policy import callback_policy
 from bot.callbacks.service import Callbacks, customer_zone
 from bot.callbacks.slots import Slot, hours_label, in_business_hours, slot_label
@@ -61,7 +61,8 @@ OUTCOME_RESPONSES = {
 }
 FORM_SLOTS = ("callback_time", "callback_key", "callback_offered", "callback_alternatives", "callback_ticket")
 
-clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)  # noqa: E731  (tests drive it)
+clock: Callable[[], datetime] = utcnow
+"""The actions' clock; tests replace it to drive time."""
 
 
 @functools.lru_cache(maxsize=1)

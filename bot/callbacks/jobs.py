@@ -65,6 +65,7 @@ Clock = Callable[[], datetime]
 
 
 def utcnow() -> datetime:
+    """The real clock; the worker's and the actions' default, replaced by tests."""
     return datetime.now(timezone.utc)
 
 
@@ -74,14 +75,17 @@ def reminder_job_id(key: str) -> str:
 
 
 def missed_job_id(key: str) -> str:
+    """The missed-call check's job id: one check per booking."""
     return f"{key}:missed"
 
 
 def reminder_due(record: CallbackRecord, policy: CallbackPolicy) -> datetime:
+    """When the booking's reminder is sent: ``reminder_minutes_before`` its slot."""
     return record.slot_start - timedelta(minutes=policy.reminder_minutes_before)
 
 
 def missed_due(record: CallbackRecord, policy: CallbackPolicy) -> datetime:
+    """When a call not marked done counts as missed: ``missed_after_minutes`` after its slot ends."""
     return record.slot_end + timedelta(minutes=policy.missed_after_minutes)
 
 

@@ -89,14 +89,17 @@ class CallbackPolicy(BaseModel):
 
     @property
     def business_zone(self) -> ZoneInfo:
+        """The clock business hours are read on."""
         return zone(self.business_timezone)
 
     @property
     def default_customer_zone(self) -> ZoneInfo:
+        """The clock slots are shown on when the customer's channel names none."""
         return zone(self.default_customer_timezone)
 
     @property
     def slot_length(self) -> timedelta:
+        """How long one call slot lasts, in real time."""
         return timedelta(minutes=self.slot_minutes)
 
     def openings(self, weekday: int) -> list[tuple[time, time]]:

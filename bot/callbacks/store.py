@@ -237,6 +237,7 @@ class CallbackStore:
         row.updated_at = now
 
     def get(self, key: str) -> CallbackRecord | None:
+        """The booking ``key``, or None."""
         with self._sessions() as session:
             row = session.scalars(select(CallbackRow).where(CallbackRow.key == key)).one_or_none()
             return None if row is None else _record(row)
