@@ -20,6 +20,7 @@ import aiohttp
 from arq import Retry, cron
 from arq.worker import func
 
+from bot.callbacks.jobs import open_callback_jobs, worker_cron_jobs, worker_functions
 from bot.db import make_engine, make_sessionmaker, migrate
 from bot.outbound.delivery import Outbound
 from bot.outbound.messages import Transport
@@ -81,6 +82,7 @@ async def startup(ctx: dict[str, Any]) -> None:
     ctx["http"] = aiohttp.ClientSession()
     ctx["transcript"] = RasaTranscript(ctx["http"], settings.rasa_urls, ctx["rasa_token"])
     ctx["transports"] = await open_transports(ctx["transport_modules"])
+    ctx["callback_jobs"] = open_callback_jobs(ctx)
 
 
 async def shutdown(ctx: dict[str, Any]) -> None:
@@ -126,8 +128,12 @@ def worker_settings(
         "functions": [
             func(deliver_outbound, name=DELIVER_JOB, keep_result=0, max_tries=ARQ_MAX_TRIES),
             func(append_outbound_transcript, name=TRANSCRIPT_JOB, keep_result=0, max_tries=ARQ_MAX_TRIES),
+            *worker_functions(ARQ_MAX_TRIES),
         ],
-        "cron_jobs": [cron(sweep_outbound, name=SWEEP_JOB, second=0, run_at_startup=True, keep_result=0)],
+        "cron_jobs": [
+            cron(sweep_outbound, name=SWEEP_JOB, second=0, run_at_startup=True, keep_result=0),
+            *worker_cron_jobs(),
+        ],
         "redis_settings": redis_settings(settings),
         "job_serializer": serialize,
         "job_deserializer": deserialize,

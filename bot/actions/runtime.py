@@ -37,6 +37,11 @@ class Runtime:
         self._schema_ready = False
         self._schema_lock = threading.Lock()
 
+    @property
+    def engine(self) -> Engine:
+        """The process's database engine, shared by every store the actions use."""
+        return self._engine
+
     def ensure_schema(self) -> bool:
         """Migrate once; a database that was down at start-up is migrated when it returns."""
         with self._schema_lock:
