@@ -5,8 +5,10 @@ found two pieces of constant work redone on every message:
 
 - every action-server response is checked with ``jsonschema.validate(result, schema)``,
   which first re-validates the constant schema against its meta-schema: about 37 % of
-  a server's CPU. Here a validator is compiled once from the same schema; every
-  response is still validated, with the same errors.
+  a server's CPU. Here validators are compiled once from the same schema, and each event
+  is checked against the branch of the schema's ``oneOf`` that its type names, instead of
+  against all 23 (another 10 %): what is accepted is exactly what the schema accepts, and
+  a response that fails is checked again with the whole schema for Rasa's own error.
 - every stored event is deserialised through ``Event.resolve_by_type``, which walks
   all subclasses of ``Event`` for each event: about 12 % once the first fix was in.
   Here the walk is done once into a table, keeping the first class for each name in
@@ -26,6 +28,7 @@ every Rasa server process this project runs; behaviour is unchanged.
 from __future__ import annotations
 
 import asyncio
+import copy
 import functools
 import os
 import ssl
@@ -61,9 +64,42 @@ def _response_validator() -> Validator:
     return validator_class(schema)
 
 
+@functools.lru_cache(maxsize=1)
+def _dispatching_validators() -> tuple[Validator, dict[str, Validator]]:
+    """The response schema without its per-event ``oneOf``, and one validator per event type.
+
+    The schema's events are a ``oneOf`` of 23 branches, each fixing ``event`` to its own
+    constant, so an event can only ever match the branch of its own type: checking that
+    branch alone accepts exactly what the ``oneOf`` accepts, without trying the other 22.
+    """
+    schema = copy.deepcopy(RemoteAction.action_response_format_spec())
+    item = schema["properties"]["events"]["items"]
+    branches = item.pop("oneOf")
+    schema["properties"]["events"]["items"] = {"type": "object"}
+    validator_class = validator_for(schema)
+    by_type = {}
+    for branch in branches:
+        event_type = branch["properties"]["event"]["const"]
+        by_type[event_type] = validator_class({**item, "allOf": [branch]})
+    return validator_class(schema), by_type
+
+
+def _is_valid_response(result: Any) -> bool:
+    outer, by_type = _dispatching_validators()
+    if not outer.is_valid(result):
+        return False
+    for event in result.get("events") or []:
+        validator = by_type.get(event.get("event")) if isinstance(event.get("event"), str) else None
+        if validator is None or not validator.is_valid(event):
+            return False
+    return True
+
+
 def _validate_action_result(self: RemoteAction, result: dict[str, Any]) -> bool:
+    if _is_valid_response(result):
+        return True
     try:
-        _response_validator().validate(result)
+        _response_validator().validate(result)  # the full schema, for Rasa's own error
     except ValidationError as error:
         error.message += (
             ". Failed to validate Action server response from API, make sure your response from "

@@ -36,6 +36,41 @@ def test_bad_responses_fail_both_ways(result: dict) -> None:
     assert "Failed to validate Action server response" in error.value.message
 
 
+def _sample_events() -> list[dict]:
+    """Real events of many types, as an action server would send them."""
+    from datetime import datetime
+
+    from rasa.shared.core import events as ev
+
+    made = [
+        ev.SlotSet("contact", "a@b.c"), ev.ActionExecuted("action_listen"), ev.BotUttered("hi", {"buttons": []}),
+        ev.UserUttered("hello", {"name": "greet", "confidence": 0.9}, [{"entity": "x", "value": 1, "start": 0, "end": 1}]),
+        ev.FollowupAction("action_x"), ev.ActiveLoop("complaint_form"), ev.ActiveLoop(None), ev.Restarted(),
+        ev.ConversationPaused(), ev.ConversationResumed(), ev.AllSlotsReset(), ev.UserUtteranceReverted(),
+        ev.ActionReverted(), ev.SessionStarted(), ev.LoopInterrupted(True), ev.ActionExecutionRejected("a"),
+        ev.ReminderScheduled("EXTERNAL_x", datetime(2026, 12, 1, 9, 0), name="r"), ev.ReminderCancelled(name="r"),
+        ev.EntitiesAdded([{"entity": "x", "value": 1}]), ev.AgentUttered("agent says"),
+    ]
+    return [event.as_dict() for event in made]
+
+
+def _broken(event: dict) -> list[dict]:
+    """The event with each field in turn given a value of a type no schema allows there."""
+    return [{**event, key: [object.__name__]} for key in event] + [{**event, "event": "no_such_event"}]
+
+
+def test_the_per_type_check_accepts_exactly_what_the_schema_accepts() -> None:
+    schema = RemoteAction.action_response_format_spec()
+    full = jsonschema.validators.validator_for(schema)(schema)
+    events = _sample_events()
+    candidates = [{"events": [e]} for e in events] + [{"events": [b]} for e in events for b in _broken(e)]
+    candidates += [{"events": events, "responses": [{"text": "x"}]}, *BAD, {"events": [5]}, {"events": [{}]}]
+    assert sum(full.is_valid(c) for c in candidates) >= len(events)  # the valid ones are really valid
+    assert any(not full.is_valid(c) for c in candidates)
+    for candidate in candidates:
+        assert rasa_speedups._is_valid_response(candidate) == full.is_valid(candidate), candidate
+
+
 def _original_resolve(type_name: str, default=None):
     for cls in all_subclasses(Event):
         if cls.type_name == type_name:
