@@ -10,7 +10,17 @@ import pytest
 from aiohttp import web
 from rasa.core.actions.action import RemoteAction
 
-from rasa.shared.core.events import Event
+from rasa.core.tracker_store import RedisTrackerStore
+from rasa.shared.core.events import (
+    ActionExecuted,
+    BotUttered,
+    Event,
+    SessionStarted,
+    SlotSet,
+    UserUttered,
+)
+from rasa.shared.core.slots import AnySlot
+from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.utils.common import all_subclasses
 from rasa.utils.endpoints import ClientResponseError, EndpointConfig
 
@@ -91,15 +101,55 @@ def test_every_event_type_resolves_to_the_same_class() -> None:
         rasa_speedups._resolve_by_type("nope")
 
 
-def test_install_replaces_both() -> None:
-    original_validate, original_resolve = RemoteAction._validate_action_result, Event.__dict__["resolve_by_type"]
+def test_install_replaces_them_all() -> None:
+    replaced = [
+        (RemoteAction, "_validate_action_result"), (Event, "resolve_by_type"),
+        (EndpointConfig, "request"), (RedisTrackerStore, "_merge_trackers"),
+    ]
+    originals = [(owner, name, owner.__dict__[name]) for owner, name in replaced]
     try:
         rasa_speedups.install()
         assert RemoteAction._validate_action_result is rasa_speedups._validate_action_result
         assert Event.resolve_by_type("slot").type_name == "slot"
+        assert EndpointConfig.request is rasa_speedups._request
+        assert RedisTrackerStore._merge_trackers is rasa_speedups._merge_trackers
     finally:
-        RemoteAction._validate_action_result = original_validate
-        Event.resolve_by_type = original_resolve
+        for owner, name, original in originals:
+            setattr(owner, name, original)
+
+
+ORIGINAL_MERGE = RedisTrackerStore.__dict__["_merge_trackers"].__func__
+
+
+def _tracker(events: list) -> DialogueStateTracker:
+    return DialogueStateTracker.from_events("merge", events, slots=[AnySlot("session_started_metadata", []), AnySlot("contact", [])])
+
+
+def _merge_cases() -> list[tuple[list, list]]:
+    """(stored events, events in memory) as Redis saves meet them."""
+    started = [ActionExecuted("action_session_start", timestamp=10.2),
+               SlotSet("session_started_metadata", {"telegram_message_id": 1}, timestamp=10.1),
+               SessionStarted(timestamp=10.3), ActionExecuted("action_listen", timestamp=10.4)]
+    said = [UserUttered("my parcel is late", {"name": "complain_delivery"}, timestamp=11.0),
+            SlotSet("contact", "a@b.c", timestamp=11.1), BotUttered("Sorry to hear that.", timestamp=11.2)]
+    swapped = [started[1], started[0], *started[2:]]
+    again = [BotUttered("Sorry to hear that.", timestamp=12.0), BotUttered("Sorry to hear that.", timestamp=12.0)]
+    return [
+        ([], started),
+        (started, started + said),  # same order: Rasa keeps the tracker in memory
+        (swapped, started + said),  # the stored session start in another order (a Telegram conversation)
+        (swapped + said[:1], started + said + again),
+        (swapped + [SlotSet("contact", "other@b.c", timestamp=11.05)], started + said),  # written meanwhile elsewhere
+        (said, said[:2] + [SlotSet("contact", "a@b.c", timestamp=11.1)] + again),  # equal events in memory twice
+    ]
+
+
+@pytest.mark.parametrize("stored, in_memory", _merge_cases())
+def test_merging_trackers_gives_what_rasa_gives(stored: list, in_memory: list) -> None:
+    expected = ORIGINAL_MERGE(_tracker(stored), _tracker(in_memory))
+    merged = rasa_speedups._merge_trackers(_tracker(stored), _tracker(in_memory))
+    assert [e.as_dict() for e in merged.events] == [e.as_dict() for e in expected.events]
+    assert merged.current_slot_values() == expected.current_slot_values()
 
 
 async def _counting_server(port: int) -> tuple[web.AppRunner, list[int], list[dict[str, str]]]:
