@@ -10,6 +10,7 @@ from __future__ import annotations
 from alembic import context
 
 import bot.evidence  # noqa: F401  (declares the evidence table on the shared metadata)
+import bot.followup.store  # noqa: F401  (declares followups and survey_answers on the shared metadata)
 import bot.outbound.store  # noqa: F401  (declares outbound_messages on the shared metadata)
 from bot.models import metadata
 

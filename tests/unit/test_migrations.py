@@ -9,11 +9,12 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import event, inspect, text
 
 import bot.evidence  # noqa: F401  (declares the evidence table)
+import bot.followup.store  # noqa: F401  (declares followups and survey_answers)
 import bot.outbound.store  # noqa: F401  (declares outbound_messages)
 from bot.db import make_engine, migrate
 from bot.models import metadata
 
-HEAD = "0004_lifecycle"
+HEAD = "0005_followups"
 
 
 def _migrate(url: str) -> None:
@@ -39,7 +40,7 @@ def test_migrate_creates_the_tables_and_the_version_table(db_url: str) -> None:
     tables = set(inspect(engine).get_table_names())
     indexes = {index["name"] for index in inspect(engine).get_indexes("tickets")}
     engine.dispose()
-    assert {"alembic_version", "tickets", "ticket_events", "outbound_messages", "evidence"} <= tables
+    assert {"alembic_version", "tickets", "ticket_events", "outbound_messages", "evidence", "followups", "survey_answers"} <= tables
     assert {
         "ix_tickets_status",
         "ix_tickets_category",
