@@ -1,0 +1,50 @@
+"""The worker's follow-up jobs: one step of one follow-up, and the sweep that queues them from SQL.
+
+Like the outbound jobs these are idempotent (see :mod:`bot.followup`); a job that fails
+on an unexpected error is simply left to the next sweep, because the SQL row still says
+the step is due.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from arq import cron
+from arq.cron import CronJob
+from arq.worker import Function, func
+
+from bot.db import make_sessionmaker
+from bot.followup.policy import followup_policy
+from bot.followup.runner import FOLLOWUP_JOB, FOLLOWUP_SWEEP_JOB, FollowupRunner, SweepSettings, clock_from_env
+from bot.followup.store import FollowupStore
+
+
+def open_followups(ctx: dict[str, Any]) -> None:
+    """Build the follow-up runner on the engine and outbound path :func:`worker.main.startup` opened."""
+    ctx["followups"] = FollowupRunner(
+        FollowupStore(make_sessionmaker(ctx["engine"])),
+        ctx["outbound"],
+        followup_policy(),
+        clock=ctx.get("followup_clock") or clock_from_env(),
+        sweep_settings=SweepSettings.from_env(),
+    )
+
+
+async def run_followup(ctx: dict[str, Any], key: str) -> str | None:
+    """Do whatever step of follow-up ``key`` is due (the survey, the reminder, or recording it unanswered)."""
+    return await ctx["followups"].run(key)
+
+
+async def sweep_followups(ctx: dict[str, Any]) -> int:
+    """Queue every follow-up step SQL says is due soon and the queue does not hold."""
+    return await ctx["followups"].sweep()
+
+
+def followup_functions() -> list[Function]:
+    """The follow-up job for ``arq.Worker``'s functions."""
+    return [func(run_followup, name=FOLLOWUP_JOB, keep_result=0)]
+
+
+def followup_cron_jobs() -> list[CronJob]:
+    """The follow-up sweep: at start-up and every minute."""
+    return [cron(sweep_followups, name=FOLLOWUP_SWEEP_JOB, second=30, run_at_startup=True, keep_result=0)]
