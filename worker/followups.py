@@ -9,14 +9,24 @@ from __future__ import annotations
 
 from typing import Any
 
-from arq import cron
+from arq import Retry, cron
 from arq.cron import CronJob
 from arq.worker import Function, func
 
 from bot.db import make_sessionmaker
 from bot.followup.policy import followup_policy
-from bot.followup.runner import FOLLOWUP_JOB, FOLLOWUP_SWEEP_JOB, FollowupRunner, SweepSettings, clock_from_env
+from bot.followup.runner import (
+    FOLLOWUP_JOB,
+    FOLLOWUP_SWEEP_JOB,
+    FollowupRunner,
+    NotYetDue,
+    SweepSettings,
+    clock_from_env,
+)
 from bot.followup.store import FollowupStore
+
+ARQ_MAX_TRIES = 1000
+"""arq's own try limit, only reached by early wake-ups; a step runs when SQL says it is due."""
 
 
 def open_followups(ctx: dict[str, Any]) -> None:
@@ -31,8 +41,12 @@ def open_followups(ctx: dict[str, Any]) -> None:
 
 
 async def run_followup(ctx: dict[str, Any], key: str) -> str | None:
-    """Do whatever step of follow-up ``key`` is due (the survey, the reminder, or recording it unanswered)."""
-    return await ctx["followups"].run(key)
+    """Do whatever step of follow-up ``key`` is due (the survey, the reminder, or recording it unanswered);
+    woken before it is due, run again when it is."""
+    try:
+        return await ctx["followups"].run(key)
+    except NotYetDue as early:
+        raise Retry(defer=early.seconds) from None
 
 
 async def sweep_followups(ctx: dict[str, Any]) -> int:
@@ -42,7 +56,7 @@ async def sweep_followups(ctx: dict[str, Any]) -> int:
 
 def followup_functions() -> list[Function]:
     """The follow-up job for ``arq.Worker``'s functions."""
-    return [func(run_followup, name=FOLLOWUP_JOB, keep_result=0)]
+    return [func(run_followup, name=FOLLOWUP_JOB, keep_result=0, max_tries=ARQ_MAX_TRIES)]
 
 
 def followup_cron_jobs() -> list[CronJob]:

@@ -38,6 +38,14 @@ ENQUEUE_CONCURRENCY = 200
 Clock = Callable[[], datetime]
 
 
+class NotYetDue(Exception):
+    """The step is pending but due only in ``seconds``; the job should run again then."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"due in {seconds:.3f} s")
+        self.seconds = seconds
+
+
 def job_id(followup: Followup) -> str:
     """The arq job id of the follow-up's next step: the business key itself for the survey.
 
@@ -81,14 +89,18 @@ class FollowupRunner:
     responses: Mapping[str, list[dict[str, Any]]] | None = None
 
     async def run(self, key: str) -> str | None:
-        """Do the step of follow-up ``key`` that is due now; the step done, or None when none was due.
+        """Do the step of follow-up ``key`` that is due now; the step done, or None when nothing is left to do.
 
-        See the package docstring for why every stage of this is safe to repeat.
+        Raises :class:`NotYetDue` when the step is pending but not due (a job woken early by
+        another host's clock, or queued before a reschedule). See the package docstring for
+        why every stage of this is safe to repeat.
         """
         now = self.clock()
-        followup = await asyncio.to_thread(self.store.claim, key, now)
+        followup, claimed = await asyncio.to_thread(self.store.claim, key, now)
         if followup is None or followup.step is None:
             return None
+        if not claimed:
+            raise NotYetDue((followup.due_at - now).total_seconds())
         step = followup.step
         log = {"followup_key": key, "step": step, "attempt": followup.attempts}
         if step == "unanswered":

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import (
     Boolean,
@@ -28,7 +27,6 @@ from sqlalchemy import (
     String,
     UniqueConstraint,
     and_,
-    func,
     or_,
     select,
 )
@@ -225,31 +223,34 @@ class FollowupStore:
     """Follow-ups and answers in SQL; see the module docstring."""
 
     def __init__(self, sessions: sessionmaker) -> None:
-        self._sessions = sessions
+        self.sessions = sessions
 
     def get(self, key: str) -> Followup | None:
         """The follow-up named ``key``, or None."""
-        with self._sessions() as session:
+        with self.sessions() as session:
             row = session.execute(select(FollowupRow).where(FollowupRow.key == key)).scalar_one_or_none()
             return None if row is None else _followup(row)
 
     def for_ticket(self, ticket_number: str) -> Followup | None:
         """The ticket's follow-up (the newest if there were several horizons), or None."""
-        with self._sessions() as session:
+        with self.sessions() as session:
             row = session.execute(
                 select(FollowupRow).where(FollowupRow.ticket_number == ticket_number).order_by(FollowupRow.id.desc())
             ).scalars().first()
             return None if row is None else _followup(row)
 
-    def claim(self, key: str, now: datetime) -> Followup | None:
-        """The follow-up if a step of it is due at ``now`` (counting one more attempt), else None."""
-        with write_session(self._sessions) as session:
+    def claim(self, key: str, now: datetime) -> tuple[Followup | None, bool]:
+        """``(followup, claimed)``: claimed (one more attempt counted) when a step is due at ``now``.
+
+        An unknown key gives ``(None, False)``; a final or not yet due one its record, unclaimed.
+        """
+        with write_session(self.sessions) as session:
             row = self._locked(session, key)
             if row is None or row.state not in PENDING_STATES or row.due_at > now:
-                return None
+                return (None if row is None else _followup(row)), False
             row.attempts += 1
             session.flush()
-            return _followup(row)
+            return _followup(row), True
 
     def advance(self, key: str, step: str, now: datetime, next_due: datetime | None) -> Followup | None:
         """Record that ``step`` was done; None (nothing changed) if the row moved on meanwhile.
@@ -258,7 +259,7 @@ class FollowupStore:
         ``next_due``), unanswered → unanswered (final).
         """
         expected = {v: k for k, v in STEPS.items()}[step]
-        with write_session(self._sessions) as session:
+        with write_session(self.sessions) as session:
             row = self._locked(session, key)
             if row is None or row.state != expected:
                 return None
@@ -276,7 +277,7 @@ class FollowupStore:
 
     def cancel(self, key: str, reason: str, now: datetime) -> None:
         """Give up a pending follow-up for ``reason`` (a conversation that cannot be reached)."""
-        with write_session(self._sessions) as session:
+        with write_session(self.sessions) as session:
             row = self._locked(session, key)
             if row is not None and row.state in PENDING_STATES:
                 row.state, row.cancel_reason, row.finished_at, row.updated_at = "cancelled", reason, now, now
@@ -288,7 +289,7 @@ class FollowupStore:
             due, last_id = after
             query = query.where(or_(FollowupRow.due_at > due, and_(FollowupRow.due_at == due, FollowupRow.id > last_id)))
         query = query.order_by(FollowupRow.due_at, FollowupRow.id).limit(limit)
-        with self._sessions() as session:
+        with self.sessions() as session:
             return [(_followup(row), row.id) for row in session.execute(query).scalars()]
 
     def record_answer(
@@ -300,7 +301,7 @@ class FollowupStore:
         The first rating moves the follow-up to ``answered``. ``recorded`` is False when
         that part was already answered or the follow-up was never sent (nothing changes).
         """
-        with write_session(self._sessions) as session:
+        with write_session(self.sessions) as session:
             row = self._locked(session, key)
             if row is None or row.state not in ("sent", "reminded", "answered"):
                 return None, False
@@ -326,24 +327,12 @@ class FollowupStore:
 
     def answer(self, key: str) -> SurveyAnswer | None:
         """The follow-up's answer, or None."""
-        with self._sessions() as session:
+        with self.sessions() as session:
             row = session.execute(
                 select(SurveyAnswerRow).join(FollowupRow, FollowupRow.id == SurveyAnswerRow.followup_id)
                 .where(FollowupRow.key == key)
             ).scalar_one_or_none()
             return None if row is None else _answer(row)
-
-    def counts(self, now: datetime) -> dict[str, Any]:
-        """Follow-ups by state, and the ones whose survey was due by ``now`` (the rate's denominator)."""
-        with self._sessions() as session:
-            by_state = dict(session.execute(select(FollowupRow.state, func.count()).group_by(FollowupRow.state)).all())
-            due = session.scalar(
-                select(func.count()).select_from(FollowupRow).where(
-                    FollowupRow.survey_due_at <= now,
-                    or_(FollowupRow.cancel_reason.is_(None), FollowupRow.cancel_reason.notin_(NO_SURVEY_REASONS)),
-                )
-            )
-        return {"by_state": by_state, "due": due or 0}
 
     @staticmethod
     def _locked(session: Session, key: str) -> FollowupRow | None:

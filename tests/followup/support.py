@@ -5,11 +5,16 @@ worker run in burst mode with a recording transport."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+import redis.asyncio as aioredis
+from arq.constants import default_queue_name as QUEUE
 from arq.worker import Worker
 
 from bot.db import make_engine, make_sessionmaker
@@ -35,17 +40,37 @@ POLICY = FollowupPolicy(
 
 
 class Clock:
-    """The time the code under test sees; tests move it."""
+    """The time the code under test sees; tests move it. Frozen unless told to tick with real time."""
 
     def __init__(self, now: datetime) -> None:
-        self.now = now
+        self._now = now
+        self._ticking_since: float | None = None
+
+    @property
+    def now(self) -> datetime:
+        if self._ticking_since is None:
+            return self._now
+        return self._now + timedelta(seconds=time.monotonic() - self._ticking_since)
 
     def __call__(self) -> datetime:
         return self.now
 
     def advance(self, **delta: float) -> datetime:
-        self.now += timedelta(**delta)
+        self._now += timedelta(**delta)
         return self.now
+
+    def tick(self) -> None:
+        """From now on, move with real time as well (for a job arq defers in real seconds)."""
+        self._ticking_since = time.monotonic()
+
+
+async def time_passes(clock: Clock, redis: aioredis.Redis, **delta: float) -> datetime:
+    """Move the clock, and the queue's deferred jobs with it, as if that much real time had passed."""
+    shift_ms = timedelta(**delta).total_seconds() * 1000
+    queued = await redis.zrange(QUEUE, 0, -1, withscores=True)
+    if queued:
+        await redis.zadd(QUEUE, {job: score - shift_ms for job, score in queued})
+    return clock.advance(**delta)
 
 
 def outbound_settings(**overrides: Any) -> OutboundSettings:
@@ -90,14 +115,30 @@ def resolve(store: TicketStore, number: str, now: datetime) -> TicketRecord:
     return record
 
 
-async def run_worker(url: str, clock: Clock, *, settings: OutboundSettings | None = None, timeout_s: float = 30) -> Worker:
-    """The real arq worker (no transport modules: the test registered its own) until its queue is empty."""
+async def run_worker(
+    url: str, clock: Clock, until: Callable[[], bool], *, settings: OutboundSettings | None = None, timeout_s: float = 30
+) -> Worker:
+    """The real arq worker (no transport modules: the test registered its own) until ``until()`` holds
+    with no job running. Not burst mode: the next step's deferred job stays queued for days."""
     kwargs = worker_settings(settings or outbound_settings(), database_url=url, rasa_token=RASA_TOKEN, transport_modules=())
     kwargs["ctx"]["followup_clock"] = clock
-    worker = Worker(**kwargs, burst=True, poll_delay=0.01, handle_signals=False)
+    worker = Worker(**kwargs, poll_delay=0.01, handle_signals=False)
+    task = asyncio.create_task(worker.main())
+    deadline = time.monotonic() + timeout_s
     try:
-        await asyncio.wait_for(worker.main(), timeout=timeout_s)
+        idle_polls = 0
+        while idle_polls < 5:
+            if task.done():
+                task.result()
+            if time.monotonic() > deadline:
+                raise AssertionError(f"the worker did not reach the expected state within {timeout_s} s")
+            await asyncio.sleep(0.05)
+            running = any(not t.done() for t in worker.tasks.values())
+            idle_polls = idle_polls + 1 if not running and await asyncio.to_thread(until) else 0
     finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
         await worker.close()
     return worker
 
