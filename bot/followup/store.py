@@ -239,6 +239,16 @@ class FollowupStore:
             ).scalars().first()
             return None if row is None else _followup(row)
 
+    def latest_for_sender(self, sender_id: str) -> Followup | None:
+        """The newest follow-up whose survey went to this conversation, or None."""
+        with self.sessions() as session:
+            row = session.execute(
+                select(FollowupRow)
+                .where(FollowupRow.sender_id == sender_id, FollowupRow.sent_at.is_not(None))
+                .order_by(FollowupRow.sent_at.desc(), FollowupRow.id.desc())
+            ).scalars().first()
+            return None if row is None else _followup(row)
+
     def claim(self, key: str, now: datetime) -> tuple[Followup | None, bool]:
         """``(followup, claimed)``: claimed (one more attempt counted) when a step is due at ``now``.
 

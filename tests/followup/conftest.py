@@ -52,3 +52,12 @@ async def outbound(case: Case, redis_client: aioredis.Redis) -> AsyncIterator[Ou
     yield opened
     await opened.close()
 
+
+
+@pytest.fixture
+def migrated_url(db_url: str) -> str:
+    """The SQLite or PostgreSQL store of this test, migrated."""
+    engine = make_engine(db_url)
+    migrate(engine)
+    engine.dispose()
+    return db_url
