@@ -34,8 +34,8 @@ FOLLOWUP_SWEEP_JOB = "sweep_followups"
 _JOB_SUFFIX = {"survey": "", "reminder": ":remind", "unanswered": ":expire"}
 ENQUEUE_CONCURRENCY = 20
 """Jobs queued at once by a sweep (each is a few Redis round trips). Measured on 10,000 due
-follow-ups: 1 at a time 12 s, 20 at a time 9 s; 200 at a time lost 1.6 % of the enqueues to
-arq's WATCH on a busy connection pool (the next sweep would have queued them, a minute late)."""
+follow-ups: 1 at a time 12 s, 20 at a time 9 s, none refused; 200 at a time arq refused 1.6 %
+of the enqueues of new ids (cause not found; the next sweep would have queued them, a minute late)."""
 
 Clock = Callable[[], datetime]
 

@@ -1,19 +1,19 @@
-"""Fixtures of the follow-up tests: real SQLite and PostgreSQL, real Redis, a driven clock."""
+"""Fixtures of the follow-up tests: real SQLite and PostgreSQL, real Redis, a driven clock, and the
+recording transports and the migrated store of tests/outbound (``transports``, ``migrated_url``)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import pytest
 import redis.asyncio as aioredis
 
 from bot.db import make_engine, migrate
-from bot.outbound import registry
 from bot.outbound.delivery import Outbound
 from tests.followup.support import (
     REDIS_DB, REDIS_HOST, REDIS_PORT, START, Case, Clock, followup_store, outbound_settings, ticket_store,
 )
-from tests.outbound.support import RecordingTransport
+from tests.outbound.support import migrated_url, transports
 
 
 @pytest.fixture
@@ -36,16 +36,6 @@ async def redis_client() -> AsyncIterator[aioredis.Redis]:
 
 
 @pytest.fixture
-def transports(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, RecordingTransport]]:
-    """A fresh registry with recording transports for web chat and Telegram."""
-    monkeypatch.setattr(registry, "_transports", {})
-    made = {channel: RecordingTransport(channel) for channel in ("webchat", "telegram")}
-    for transport in made.values():
-        registry.register_transport(transport)
-    yield made
-
-
-@pytest.fixture
 async def outbound(case: Case, redis_client: aioredis.Redis) -> AsyncIterator[Outbound]:
     """The outbound path a caller process opens, on this test's store and queue."""
     opened = await Outbound.open(outbound_settings(), case.url)
@@ -54,10 +44,4 @@ async def outbound(case: Case, redis_client: aioredis.Redis) -> AsyncIterator[Ou
 
 
 
-@pytest.fixture
-def migrated_url(db_url: str) -> str:
-    """The SQLite or PostgreSQL store of this test, migrated."""
-    engine = make_engine(db_url)
-    migrate(engine)
-    engine.dispose()
-    return db_url
+__all__ = ["migrated_url", "transports"]

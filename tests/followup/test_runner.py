@@ -14,6 +14,7 @@ from bot.followup.report import followup_rate, render
 from bot.followup.runner import FollowupRunner, NotYetDue
 from bot.outbound.delivery import Outbound
 from bot.outbound.messages import Conversation, PermanentDeliveryError
+from bot.tickets import TicketRecord
 from tests.followup.support import POLICY, START, Case, file_ticket, resolve, run_worker, time_passes
 from tests.outbound.support import RecordingTransport
 
@@ -24,6 +25,13 @@ def _runner(case: Case, outbound: Outbound) -> FollowupRunner:
     return FollowupRunner(case.followups, outbound, POLICY, clock=case.clock)
 
 
+def _resolved(case: Case, outbound: Outbound) -> tuple[TicketRecord, str, FollowupRunner]:
+    """A ticket resolved at START, its follow-up's key, and a runner on the test's clock."""
+    ticket = file_ticket(case.tickets, START)
+    resolve(case.tickets, ticket.number, START)
+    return ticket, f"followup:{ticket.number}:72h", _runner(case, outbound)
+
+
 def _delivered(outbound: Outbound, key: str) -> bool:
     record = outbound.store.get(key)
     return record is not None and record.status == "sent" and record.transcript_status != "pending"
@@ -32,10 +40,7 @@ def _delivered(outbound: Outbound, key: str) -> bool:
 async def test_the_survey_goes_out_at_its_due_time_once_with_rating_buttons(
     case: Case, outbound: Outbound, transports: dict[str, RecordingTransport]
 ) -> None:
-    ticket = file_ticket(case.tickets, START)
-    resolve(case.tickets, ticket.number, START)
-    key = f"followup:{ticket.number}:72h"
-    runner = _runner(case, outbound)
+    ticket, key, runner = _resolved(case, outbound)
 
     case.clock.advance(hours=71, minutes=59, seconds=58)
     with pytest.raises(NotYetDue) as early:
@@ -62,10 +67,7 @@ async def test_the_survey_goes_out_at_its_due_time_once_with_rating_buttons(
 async def test_no_answer_means_one_reminder_after_24_hours_then_unanswered(
     case: Case, outbound: Outbound, transports: dict[str, RecordingTransport], redis_client: aioredis.Redis
 ) -> None:
-    ticket = file_ticket(case.tickets, START)
-    resolve(case.tickets, ticket.number, START)
-    key = f"followup:{ticket.number}:72h"
-    runner = _runner(case, outbound)
+    ticket, key, runner = _resolved(case, outbound)
 
     case.clock.advance(hours=72)
     assert await runner.run(key) == "survey"
@@ -90,10 +92,7 @@ async def test_no_answer_means_one_reminder_after_24_hours_then_unanswered(
 
 
 async def test_an_answered_survey_gets_no_reminder(case: Case, outbound: Outbound, transports: dict[str, RecordingTransport]) -> None:
-    ticket = file_ticket(case.tickets, START)
-    resolve(case.tickets, ticket.number, START)
-    key = f"followup:{ticket.number}:72h"
-    runner = _runner(case, outbound)
+    ticket, key, runner = _resolved(case, outbound)
     case.clock.advance(hours=72)
     await runner.run(key)
     case.followups.record_answer(key, case.clock.advance(hours=2), rating=4)
@@ -107,10 +106,7 @@ async def test_an_answered_survey_gets_no_reminder(case: Case, outbound: Outboun
 async def test_a_follow_up_cancelled_before_its_job_runs_sends_nothing(
     case: Case, outbound: Outbound, transports: dict[str, RecordingTransport], redis_client: aioredis.Redis
 ) -> None:
-    ticket = file_ticket(case.tickets, START)
-    resolve(case.tickets, ticket.number, START)
-    key = f"followup:{ticket.number}:72h"
-    runner = _runner(case, outbound)
+    ticket, key, runner = _resolved(case, outbound)
     case.clock.advance(hours=71, minutes=59)
     assert await runner.sweep() == 1
     case.tickets.transition(ticket.number, "reopened", actor="customer", now=case.clock.now)
