@@ -11,7 +11,7 @@ from bot.db import make_engine, make_sessionmaker
 from bot.errors import InvalidTransition
 from bot.followup.store import FollowupRow
 from bot.tickets import TicketStore
-from tests.followup.support import POLICY, START, Case, file_ticket, resolve
+from tests.followup.support import START, Case, file_ticket, resolve
 
 
 def test_resolving_a_ticket_schedules_its_survey_72_hours_later(case: Case) -> None:
