@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import multiprocessing
 import os
 import resource
@@ -79,15 +78,23 @@ def outbound_settings() -> OutboundSettings:
 
 
 class RecordingTransport:
-    """The bench's web chat: remembers (key, wall time) of every send, nothing else."""
+    """The bench's web chat: writes (key, wall time) of every send as a line, nothing else."""
 
     channel = "webchat"
 
-    def __init__(self) -> None:
-        self.sends: list[tuple[str, float]] = []
+    def __init__(self, sink: Any) -> None:
+        self._sink = sink
 
     async def send(self, conversation: Any, message: Any, key: str) -> None:
-        self.sends.append((key, time.time()))
+        self._sink.write(f"{key} {time.time():.6f}\n")
+
+
+async def meter_cpu(path: Path) -> None:
+    """Keep ``path`` holding this worker's CPU seconds since it started serving."""
+    start = cpu_seconds()
+    while True:
+        path.write_text(f"{cpu_seconds() - start:.3f}")
+        await asyncio.sleep(0.5)
 
 
 class InstantTranscript:
@@ -105,23 +112,16 @@ def serve(url: str, out: str, poll_delay: float, max_jobs: int) -> None:
     from bot.outbound.registry import register_transport
     from worker.main import startup, worker_settings
 
-    transport = RecordingTransport()
-    register_transport(transport)
+    sends = open(out, "w", buffering=1)  # a line per send, written at once: a killed worker loses none
+    register_transport(RecordingTransport(sends))
     settings = worker_settings(outbound_settings(), database_url=url, rasa_token="bench", transport_modules=())
 
     async def bench_startup(ctx: dict[str, Any]) -> None:
         await startup(ctx)
         ctx["transcript"] = InstantTranscript()
-        ctx["cpu_at_start"] = cpu_seconds()
+        ctx["cpu_meter"] = asyncio.create_task(meter_cpu(Path(f"{out}.cpu")))
 
-    original_shutdown = settings["on_shutdown"]
-
-    async def bench_shutdown(ctx: dict[str, Any]) -> None:
-        cpu_s = cpu_seconds() - ctx["cpu_at_start"]
-        Path(out).write_text(json.dumps({"sends": transport.sends, "cpu_s": cpu_s}))
-        await original_shutdown(ctx)
-
-    settings.update(on_startup=bench_startup, on_shutdown=bench_shutdown)
+    settings.update(on_startup=bench_startup)
     logging_off()
     Worker(**settings, poll_delay=poll_delay, max_jobs=max_jobs).run()
 
@@ -270,10 +270,12 @@ def run(workers: int, args: argparse.Namespace, tmp: Path) -> Result:
     sends: list[tuple[str, float]] = []
     cpu_s = 0.0
     for out in outs:
-        if Path(out).exists():
-            written = json.loads(Path(out).read_text())
-            sends += [tuple(item) for item in written["sends"]]
-            cpu_s += written["cpu_s"]
+        for line in Path(out).read_text().splitlines():
+            key, at = line.split()
+            sends.append((key, float(at)))
+        cpu_path = Path(f"{out}.cpu")
+        if cpu_path.exists():
+            cpu_s += float(cpu_path.read_text() or 0)
     due = due_times(url)
     drop_schema(schema)
     counts = Counter(key for key, _ in sends)
