@@ -265,7 +265,10 @@ def run(workers: int, args: argparse.Namespace, tmp: Path) -> Result:
             if process.is_alive():
                 os.kill(process.pid, signal.SIGTERM)
         for process in processes:
-            process.join(timeout=60)
+            process.join(timeout=20)
+            if process.is_alive():  # arq's shutdown can hang on a cancelled job: a straggler must not
+                process.kill()      # serve the next run's queue against a dropped schema
+                process.join()
         queue.flushdb()
     sends: list[tuple[str, float]] = []
     cpu_s = 0.0
