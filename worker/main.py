@@ -1,10 +1,11 @@
-"""What the worker runs: the outbound jobs, the sweep, and the resources they share.
+"""What the worker runs: the outbound jobs, the follow-up jobs, their sweeps, and the resources they share.
 
 Jobs are idempotent (arq may run a job more than once): each reads the message's SQL
 row and does only what the row still needs. A job that must wait raises arq's
 ``Retry`` with the delay the domain asked for; the number of tries is bounded by the
 row's own attempt count in SQL, so arq's counter is set high enough never to cut in
-first. The sweep runs at start-up and then every minute.
+first. The sweeps run at start-up and then every minute. The follow-up jobs live in
+:mod:`worker.followups`.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from bot.outbound.registry import register_transport, registered_channels
 from bot.outbound.settings import OutboundSettings
 from bot.outbound.store import OutboundStore
 from bot.outbound.transcript import RasaTranscript
+from worker.followups import followup_cron_jobs, followup_functions, open_followups
 
 logger = logging.getLogger(__name__)
 
@@ -83,6 +85,7 @@ async def startup(ctx: dict[str, Any]) -> None:
     ctx["transcript"] = RasaTranscript(ctx["http"], settings.rasa_urls, ctx["rasa_token"])
     ctx["transports"] = await open_transports(ctx["transport_modules"])
     ctx["callback_jobs"] = open_callback_jobs(ctx)
+    open_followups(ctx)
 
 
 async def shutdown(ctx: dict[str, Any]) -> None:
@@ -129,10 +132,12 @@ def worker_settings(
             func(deliver_outbound, name=DELIVER_JOB, keep_result=0, max_tries=ARQ_MAX_TRIES),
             func(append_outbound_transcript, name=TRANSCRIPT_JOB, keep_result=0, max_tries=ARQ_MAX_TRIES),
             *worker_functions(ARQ_MAX_TRIES),
+            *followup_functions(),
         ],
         "cron_jobs": [
             cron(sweep_outbound, name=SWEEP_JOB, second=0, run_at_startup=True, keep_result=0),
             *worker_cron_jobs(),
+            *followup_cron_jobs(),
         ],
         "redis_settings": redis_settings(settings),
         "job_serializer": serialize,

@@ -10,6 +10,7 @@ from sqlalchemy import event, inspect, text
 
 import bot.callbacks.store  # noqa: F401  (declares the callbacks table)
 import bot.evidence  # noqa: F401  (declares the evidence table)
+import bot.followup.store  # noqa: F401  (declares followups and survey_answers)
 import bot.outbound.store  # noqa: F401  (declares outbound_messages)
 from bot.db import make_engine, migrate
 from bot.models import metadata
@@ -40,7 +41,10 @@ def test_migrate_creates_the_tables_and_the_version_table(db_url: str) -> None:
     tables = set(inspect(engine).get_table_names())
     indexes = {index["name"] for index in inspect(engine).get_indexes("tickets")}
     engine.dispose()
-    assert {"alembic_version", "tickets", "ticket_events", "outbound_messages", "evidence", "callbacks"} <= tables
+    assert {
+        "alembic_version", "tickets", "ticket_events", "outbound_messages", "evidence", "followups", "survey_answers",
+        "callbacks",
+    } <= tables
     assert {
         "ix_tickets_status",
         "ix_tickets_category",

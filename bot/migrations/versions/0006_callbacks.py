@@ -1,7 +1,7 @@
 """Callbacks: the record of every call back a customer booked, one row per booking.
 
 Revision ID: 0006_callbacks
-Revises: 0004_lifecycle
+Revises: 0005_followups
 Create Date: 2026-11-30
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0006_callbacks"
-down_revision = "0004_lifecycle"
+down_revision = "0005_followups"
 branch_labels = None
 depends_on = None
 
