@@ -46,6 +46,9 @@ CALLBACK_OPTIONS = frozenset({"callback", "supervisor_call"})
 DECLINED = "none"
 FAILED = "failed"
 TIME_SLOT = "callback_time"
+MAX_UNUSABLE_ANSWERS = 2
+"""Answers to the time question that book nothing before the bot stops asking: a question
+is never asked a third time (the intake form keeps the same rule)."""
 ACTION_ENTITY = "callback_action"
 TICKET_ENTITY = "callback_for"
 DECLINE_INTENTS = {"stop": 0.8, "deny": 0.8}
@@ -143,6 +146,7 @@ class ActionScheduleCallback(Action):
             return []
         return [
             SlotSet("callback_ticket", ticket),
+            SlotSet("ask_counts", {**(tracker.get_slot("ask_counts") or {}), TIME_SLOT: 0}),
             SlotSet(TIME_SLOT, None),
             SlotSet("callback_key", None),
             SlotSet("callback_alternatives", None),
@@ -204,13 +208,22 @@ class ValidateCallbackForm(Action):
         if booking.record is not None:
             return [SlotSet(TIME_SLOT, booking.record.slot_start.isoformat()), SlotSet("callback_key", booking.record.key)]
         outcome = booking.choice.outcome
+        logger.info("callback answer not bookable", extra={"outcome": outcome})
+        counts = dict(tracker.get_slot("ask_counts") or {})
+        counts[TIME_SLOT] = int(counts.get(TIME_SLOT) or 0) + 1
+        if counts[TIME_SLOT] >= MAX_UNUSABLE_ANSWERS:
+            dispatcher.utter_message(response="utter_callback_given_up", ticket_number=tracker.get_slot("callback_ticket"))
+            return [SlotSet(TIME_SLOT, FAILED), SlotSet("ask_counts", counts)]
         dispatcher.utter_message(
             response=OUTCOME_RESPONSES[outcome],
             opening_hours=hours_label(service.policy),
             horizon_days=service.policy.horizon_days,
         )
-        logger.info("callback answer not bookable", extra={"outcome": outcome})
-        return [SlotSet(TIME_SLOT, None), SlotSet("callback_alternatives", [slot.iso() for slot in booking.choice.alternatives])]
+        return [
+            SlotSet(TIME_SLOT, None),
+            SlotSet("callback_alternatives", [slot.iso() for slot in booking.choice.alternatives]),
+            SlotSet("ask_counts", counts),
+        ]
 
 
 class ActionConfirmCallback(Action):

@@ -66,10 +66,12 @@ def followups(events: list[dict[str, Any]]) -> list[str]:
 
 
 def form_tracker(make_tracker, text: str, *, entities: list | None = None, intent: str = "inform",  # noqa: ANN001
-                 ticket: str = "CX-7K3F9Q", offered: list[str] | None = None, metadata: dict | None = None):
+                 ticket: str = "CX-7K3F9Q", offered: list[str] | None = None, metadata: dict | None = None,
+                 counts: dict | None = None):
     event = user_event(text, intent, entities=entities)
     tracker = make_tracker(
-        [event], {"requested_slot": "callback_time", "callback_ticket": ticket, "callback_offered": offered or []},
+        [event], {"requested_slot": "callback_time", "callback_ticket": ticket, "callback_offered": offered or [],
+                  "ask_counts": counts or {}},
         active_loop="callback_form", sender_id=SENDER,
     )
     if metadata:
@@ -104,6 +106,7 @@ async def test_scheduling_starts_the_form_for_the_ticket_or_asks_for_the_case_fi
     events = await ActionScheduleCallback().run(dispatcher, make_tracker([], {"ticket_number": "CX-7K3F9Q"}), domain)
     assert slots_of(events) == {
         "callback_ticket": "CX-7K3F9Q", "callback_time": None, "callback_key": None, "callback_alternatives": None,
+        "ask_counts": {"callback_time": 0},
     }
     assert followups(events) == ["callback_form"]
     none = CollectingDispatcher()
@@ -184,6 +187,19 @@ async def test_a_time_that_cannot_be_booked_gets_its_own_reply_and_books_nothing
     assert callback_actions.callbacks().store.active_for_sender(SENDER) is None
     for name in ("utter_default", "utter_clarify"):
         assert name not in [m["response"] for m in said.messages]
+
+
+async def test_a_second_unusable_answer_ends_the_form_without_asking_a_third_time(
+    clock, action_runtime, make_tracker, domain  # noqa: ANN001
+) -> None:
+    first, said_first = await validate(make_tracker, domain, "flibber wobble")
+    assert [m["response"] for m in said_first.messages] == ["utter_callback_unreadable"]
+    assert slots_of(first)["callback_time"] is None and slots_of(first)["ask_counts"] == {"callback_time": 1}
+    second, said_second = await validate(make_tracker, domain, "wobble flibber", counts={"callback_time": 1})
+    assert [m["response"] for m in said_second.messages] == ["utter_callback_given_up"]
+    assert said_second.messages[0]["ticket_number"] == "CX-7K3F9Q"
+    assert slots_of(second)["callback_time"] == "failed"  # the form ends; nothing booked, nothing asked again
+    assert callback_actions.callbacks().store.active_for_sender(SENDER) is None
 
 
 async def test_after_a_refusal_the_offer_shows_the_alternatives(clock, action_runtime, make_tracker, domain) -> None:  # noqa: ANN001
