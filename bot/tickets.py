@@ -99,11 +99,12 @@ class TicketRecord(TicketDraft):
 
 @dataclass(frozen=True, kw_only=True)
 class TicketEventRecord:
-    """One entry of a ticket's history."""
+    """One entry of a ticket's history; ``id`` orders it and names it in keys (``status:<ticket>:<id>``)."""
 
     kind: str
     at: datetime
     detail: dict[str, Any]
+    id: int | None = None
 
 
 _DRAFT_FIELDS = tuple(f.name for f in fields(TicketDraft))
@@ -253,7 +254,7 @@ class TicketStore:
                 rows = session.scalars(
                     select(TicketEvent).where(TicketEvent.ticket_id == ticket_id).order_by(TicketEvent.id)
                 ).all()
-                return [TicketEventRecord(kind=row.kind, at=row.at, detail=row.detail) for row in rows]
+                return [TicketEventRecord(kind=row.kind, at=row.at, detail=row.detail, id=row.id) for row in rows]
 
         return self._retrying("events", query)
 

@@ -10,10 +10,11 @@ from sqlalchemy import event, inspect, text
 
 import bot.evidence  # noqa: F401  (declares the evidence table)
 import bot.outbound.store  # noqa: F401  (declares outbound_messages)
+import bot.sla.models  # noqa: F401  (declares sla_checks)
 from bot.db import make_engine, migrate
 from bot.models import metadata
 
-HEAD = "0004_lifecycle"
+HEAD = "0007_sla_watch"
 
 
 def _migrate(url: str) -> None:
@@ -39,7 +40,7 @@ def test_migrate_creates_the_tables_and_the_version_table(db_url: str) -> None:
     tables = set(inspect(engine).get_table_names())
     indexes = {index["name"] for index in inspect(engine).get_indexes("tickets")}
     engine.dispose()
-    assert {"alembic_version", "tickets", "ticket_events", "outbound_messages", "evidence"} <= tables
+    assert {"alembic_version", "tickets", "ticket_events", "outbound_messages", "evidence", "sla_checks"} <= tables
     assert {
         "ix_tickets_status",
         "ix_tickets_category",
