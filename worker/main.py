@@ -144,11 +144,11 @@ def worker_settings(
         "functions": [
             func(deliver_outbound, name=DELIVER_JOB, keep_result=0, max_tries=ARQ_MAX_TRIES),
             func(append_outbound_transcript, name=TRANSCRIPT_JOB, keep_result=0, max_tries=ARQ_MAX_TRIES),
-            *sla_jobs.FUNCTIONS,
+            *sla_jobs.functions(),
         ],
         "cron_jobs": [
             cron(sweep_outbound, name=SWEEP_JOB, second=0, run_at_startup=True, keep_result=0),
-            *sla_jobs.CRON_JOBS,
+            *sla_jobs.cron_jobs(),
         ],
         "redis_settings": redis_settings(settings),
         "job_serializer": serialize,

@@ -1,6 +1,6 @@
 """The SLA watcher's worker jobs: a check at its due time, the minute sweep, the status notices.
 
-The worker (``worker/main.py``) registers :data:`FUNCTIONS` and :data:`CRON_JOBS` and calls
+The worker (``worker/main.py``) registers :func:`functions` and :func:`cron_jobs` and calls
 :func:`open_sla` at start-up. Any process may call :func:`watch_ticket` after filing a
 ticket to queue its checks at once instead of at the next sweep. ``ctx["clock"]`` is the
 time every job reads (the real clock unless a test drives its own).
@@ -14,8 +14,9 @@ from datetime import datetime
 from typing import Any
 
 from arq import Retry, cron
+from arq.cron import CronJob
 from arq.connections import ArqRedis
-from arq.worker import func
+from arq.worker import Function, func
 from redis.exceptions import RedisError
 
 from bot.db import make_sessionmaker
@@ -37,10 +38,14 @@ MAX_TRIES = 1000
 
 
 async def enqueue_check(queue: ArqRedis, check: SlaCheck) -> bool:
-    """Queue the check's job for its due time under its business key; False if arq already holds it."""
+    """Queue the check's job for its due time under its business key; False if arq already holds it.
+
+    A time already past is queued for now: arq counts a job's expiry from its due time, so a
+    long-past one would expire unrun (the sweep judges overdue checks itself anyway).
+    """
     try:
         job = await queue.enqueue_job(
-            CHECK_JOB, check.ticket_number, check.check, _job_id=check.key, _defer_until=check.due_at
+            CHECK_JOB, check.ticket_number, check.check, _job_id=check.key, _defer_until=max(check.due_at, utcnow())
         )
     except (RedisError, OSError) as error:
         logger.warning("job queue unreachable; the sweep will queue the check", extra={"key": check.key, "error": type(error).__name__})
@@ -110,8 +115,15 @@ async def status_notice_sweep(ctx: dict[str, Any]) -> int:
     return len(await ctx["status_notices"].deliver_pending(ctx["outbound"], ctx["clock"]()))
 
 
-FUNCTIONS = (func(sla_check, name=CHECK_JOB, keep_result=0, max_tries=MAX_TRIES),)
-CRON_JOBS = (
-    cron(sla_sweep, name=SWEEP_JOB, second=0, run_at_startup=True, keep_result=0),
-    cron(status_notice_sweep, name=NOTICE_SWEEP_JOB, second=30, run_at_startup=True, keep_result=0),
-)
+def functions() -> list[Function]:
+    """The jobs the worker registers."""
+    return [func(sla_check, name=CHECK_JOB, keep_result=0, max_tries=MAX_TRIES)]
+
+
+def cron_jobs() -> list[CronJob]:
+    """The sweeps, every minute and at start-up; new objects per worker, because arq keeps
+    each cron job's next run on the object itself."""
+    return [
+        cron(sla_sweep, name=SWEEP_JOB, second=0, run_at_startup=True, keep_result=0),
+        cron(status_notice_sweep, name=NOTICE_SWEEP_JOB, second=30, run_at_startup=True, keep_result=0),
+    ]
