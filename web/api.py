@@ -44,7 +44,8 @@ DEFAULT_LIMIT = 50
 MAX_OFFSET = 1_000_000
 MAX_NOTE_CHARS = 2000
 MAX_NUMBER_CHARS = 32
-MAX_CHANNEL_CHARS = 64
+CHANNEL_NAME = re.compile(r"[a-z0-9_.-]{1,64}")
+STATE_NAME = re.compile(r"[a-z_]{1,32}")
 AGENT_NAME = re.compile(r"\S.{0,99}")
 """An agent's name as ``bot.lifecycle.check_actor`` accepts it after ``agent:`` (one line)."""
 TRANSITION_FIELDS = frozenset({"to", "note", "agent"})
@@ -129,7 +130,7 @@ async def list_tickets(request: web.Request) -> web.Response:
     filters = TicketFilter(
         status=_choice(query, "status", STATES),
         category=_choice(query, "category", CATEGORIES),
-        channel=_text(query, "channel", MAX_CHANNEL_CHARS),
+        channel=_word(query, "channel", CHANNEL_NAME),
         priority=_choice(query, "priority", PRIORITIES),
         created_from=_moment(query, "created_from"),
         created_to=_moment(query, "created_to"),
@@ -187,7 +188,7 @@ async def change_status(request: web.Request) -> web.Response:
 @routes.get(f"{PREFIX}/callbacks")
 async def list_callbacks(request: web.Request) -> web.Response:
     directory = _directory(request, keys.CALLBACKS, "callbacks")
-    state = _text(request.query, "state", 32)
+    state = _word(request.query, "state", STATE_NAME)
     limit = _whole(request.query, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
     offset = _whole(request.query, "offset", 0, 0, MAX_OFFSET)
     items = await asyncio.to_thread(directory.list, state=state, limit=limit, offset=offset)
@@ -321,10 +322,11 @@ def _choice(query: Any, name: str, allowed: tuple[str, ...]) -> str | None:
     return value
 
 
-def _text(query: Any, name: str, limit: int) -> str | None:
+def _word(query: Any, name: str, pattern: re.Pattern[str]) -> str | None:
+    """A code-like filter value (a channel's or a state's name), refused unless it fits ``pattern``."""
     value = query.get(name)
-    if value is not None and not 1 <= len(value) <= limit:
-        raise ApiError(400, "bad_request", f"'{name}' must have 1 to {limit} characters")
+    if value is not None and not pattern.fullmatch(value):
+        raise ApiError(400, "bad_request", f"'{name}' must match {pattern.pattern}")
     return value
 
 
