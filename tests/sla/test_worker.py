@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime, timedelta, timezone
 
 import redis.asyncio as aioredis
@@ -143,3 +144,21 @@ async def test_overtaken_stale_and_unpushable_changes_are_not_announced(
     refused = outbound.store.get(f"status:{rest}:{world.tickets.events(rest)[-1].id}")
     assert refused is not None and (refused.status, refused.last_error) == ("failed", "no_push")
     assert notices.pending(now) == []
+
+
+async def test_four_workers_at_once_record_each_breach_and_escalation_once(
+    world: SlaWorld, redis_client: aioredis.Redis, outbound: Outbound, rasa: RasaStandIn, run_worker: RunWorker
+) -> None:
+    """Jobs, and every worker's start-up sweep, race for the same overdue checks."""
+    opened = utcnow() - timedelta(seconds=5)
+    numbers = [file_due_soon(world, opened, sender_id=f"web:crowd-{i}") for i in range(8)]
+    for number in numbers[:4]:
+        await watch_ticket(world.watch, outbound.queue, number)
+
+    await asyncio.gather(*(run_worker() for _ in range(4)))
+
+    for number in numbers:
+        history = world.tickets.events(number)
+        assert sorted(e.detail["stage"] for e in history if e.kind == "sla_breach") == ["analyse", "classify", "resolve", "total"]
+        assert [e.detail["actor"] for e in history if e.kind == "status"] == ["sla-watch"]
+        assert [c.outcome for c in world.watch.checks(number)] == ["breached"] * 4 + ["escalated"]
