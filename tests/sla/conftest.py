@@ -166,7 +166,7 @@ async def rasa() -> AsyncIterator[RasaStandIn]:
     app.router.add_post("/conversations/{conversation_id:.+}/tracker/events", stand_in.handle)
     runner = web.AppRunner(app)
     await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", RASA_PORT).start()
+    await web.TCPSite(runner, "127.0.0.1", RASA_PORT, shutdown_timeout=1.0).start()
     yield stand_in
     await runner.cleanup()
 
@@ -194,7 +194,7 @@ def run_worker(outbound_settings: OutboundSettings, world: SlaWorld, monkeypatch
         finally:
             running.cancel()
             await asyncio.gather(running, return_exceptions=True)
-            await worker.close()
+            await asyncio.wait_for(worker.close(), timeout=15)
         return worker
 
     return run
