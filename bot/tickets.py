@@ -23,6 +23,8 @@ from sqlalchemy import func, or_, orm, select
 from bot.db import write_session
 from bot.domain_config import PRIORITIES, SlaConfig
 from bot.errors import TicketNotFound, TicketStoreUnavailable
+from bot.followup.policy import FollowupPolicy, followup_policy
+from bot.followup.store import on_ticket_status
 from bot.lifecycle import check_actor, check_initial, check_transition
 from bot.models import Ticket, TicketEvent
 from bot.ticket_numbers import new_ticket_number, normalise_ticket_number
@@ -150,8 +152,10 @@ class TicketStore:
         delay_s: float,
         sla: SlaConfig | None = None,
         repeat_window: timedelta = timedelta(days=REPEAT_WINDOW_DAYS),
+        followups: FollowupPolicy | None = None,
     ) -> None:
-        """``sla`` recomputes the deadlines of a repeat whose priority was raised; without it they stay the draft's."""
+        """``sla`` recomputes the deadlines of a repeat whose priority was raised; without it they stay the draft's.
+        ``followups`` times the satisfaction survey; without it the configured policy is read on first use."""
         if attempts < 1:
             raise ValueError("attempts must be at least 1")
         self._sessions = sessionmaker
@@ -159,6 +163,7 @@ class TicketStore:
         self._delay_s = delay_s
         self._sla = sla
         self._repeat_window = repeat_window
+        self._followups = followups
 
     def create(self, draft: TicketDraft, now: datetime, *, number: str | None = None) -> TicketRecord:
         """File ``draft`` at time ``now`` under a new unique number, or under ``number`` if given.
@@ -225,7 +230,8 @@ class TicketStore:
         return self._retrying("find_by_sender", query)
 
     def transition(
-        self, number: str, to: str, *, actor: str, now: datetime, note: str | None = None
+        self, number: str, to: str, *, actor: str, now: datetime, note: str | None = None,
+        more_urgent: bool = False,
     ) -> TicketRecord:
         """Move a ticket to ``to`` if the lifecycle allows it from its current state, and record the move.
 
@@ -233,7 +239,10 @@ class TicketStore:
         the write lock from ``BEGIN IMMEDIATE`` on SQLite), so two moves from the same state
         cannot both apply: the second sees the first's result and is refused if no longer legal.
         ``resolved`` sets ``resolved_at``; ``reopened`` clears it. The history entry (kind
-        "status") records from, to, actor, note and ``now``.
+        "status") records from, to, actor, note and ``now``. ``more_urgent`` raises the priority one
+        step in the same change (a customer unhappy with the resolution), recorded in the entry.
+        The ticket's satisfaction follow-up is scheduled or cancelled in the same transaction
+        (:func:`bot.followup.store.on_ticket_status`), so a resolution never loses its survey.
         """
         canonical = normalise_ticket_number(number)
         if canonical is None:
@@ -257,7 +266,11 @@ class TicketStore:
                 elif to == "reopened":
                     ticket.resolved_at = None  # the earlier resolution did not hold
                 detail = {"from": previous, "to": to, "actor": actor, "note": note}
+                if more_urgent:
+                    detail["priority_raised_from"] = ticket.priority
+                    ticket.priority = raise_priority(ticket.priority)
                 session.add(TicketEvent(ticket_id=ticket.id, kind="status", at=now, detail=detail))
+                self._follow_up(session, ticket, to, now)
                 session.flush()
                 record = _record(ticket)
             logger.info(
@@ -267,6 +280,13 @@ class TicketStore:
             return record
 
         return self._retrying("transition", change)
+
+    def _follow_up(self, session: orm.Session, ticket: Ticket, to: str, now: datetime) -> None:
+        """Schedule or cancel the ticket's satisfaction follow-up for this move, in this transaction."""
+        on_ticket_status(
+            session, ticket_number=ticket.number, sender_id=ticket.sender_id, to=to, now=now,
+            policy=self._followups or followup_policy(),
+        )
 
     def events(self, number: str) -> list[TicketEventRecord]:
         """A ticket's history, oldest first."""

@@ -33,6 +33,9 @@ from bot.settings import SettingsError, service_token
 logger = logging.getLogger(__name__)
 
 OPEN_PATHS = frozenset({"/health"})
+SERVER_KEEPALIVE_S = 30.0
+"""Seconds an idle connection from a Rasa server is kept open; Rasa reuses its connections
+(``connectors.rasa_speedups``) and closes them sooner, so it never sends on one being closed."""
 BEARER = "Bearer "
 
 
@@ -53,6 +56,7 @@ def build_app(token: str, actions_package: str = "bot.actions") -> Sanic:
         return response.json({"error": "not_authenticated"}, status=401)
 
     app.register_middleware(require_token, "request")
+    app.config.KEEP_ALIVE_TIMEOUT = SERVER_KEEPALIVE_S
     plugin_manager().hook.attach_sanic_app_extensions(app=app)
     return app
 

@@ -17,9 +17,13 @@ What the customer meets: text goes to the assistant; buttons are inline keyboard
 is answered, its keyboard removed (only the first press of a keyboard counts) and its payload
 sent as the customer's message; a photo or document is fetched through the Bot API and kept
 as evidence; voice, stickers and locations get their own reply; an edited message is taken
-as the customer's corrected message. Replies are plain text (no parse mode, so nothing needs
-escaping), split at 4,096 characters between sentences, with "typing…" shown while the
-assistant works (once it takes longer than ``TELEGRAM_TYPING_AFTER_S``). Every sentence
+as the customer's corrected message. The replies to one customer message go out as one
+Telegram message (paragraphs, the keyboard under it): Telegram lets a bot send about 30
+messages a second in all, so two or three sends a turn would halve the conversations it can
+serve, and the customer's phone would buzz for each. Replies are plain text (no parse mode,
+so nothing needs escaping), split at 4,096 characters between sentences, with "typing…" shown while the
+assistant works (once it takes longer than ``TELEGRAM_TYPING_AFTER_S``; best effort, sent
+outside the rate limiter so that it never delays a reply). Every sentence
 comes from the domain's responses; a message that produced no reply in a conversation not
 paused for a person gets ``utter_technical_difficulty``.
 The Rasa sender id is ``tg:<chat_id>``.
@@ -117,12 +121,42 @@ class TelegramOutput(OutputChannel):
             self.sent += 1
 
 
+class TelegramTurn(TelegramOutput):
+    """The replies to one customer message, kept until the turn ends and then sent as one.
+
+    Texts become paragraphs of one message; the keyboard of the last reply that has buttons
+    goes under it (a turn's buttons answer its last question). An image is sent at once.
+    """
+
+    def __init__(self, bot: ExtBot, redis: aioredis.Redis) -> None:
+        super().__init__(bot, redis)
+        self._texts: list[str] = []
+        self._buttons: list[tuple[str, str]] = []
+
+    async def send_text_message(self, recipient_id: str, text: str, **kwargs: Any) -> None:
+        self._texts.append(text)
+
+    async def send_text_with_buttons(
+        self, recipient_id: str, text: str, buttons: list[dict[str, Any]], **kwargs: Any
+    ) -> None:
+        self._texts.append(text or "")
+        self._buttons = [(str(b.get("title", "")), str(b.get("payload", ""))) for b in buttons if b.get("payload")]
+
+    async def flush(self, recipient_id: str) -> None:
+        """Send what the turn said, as one message; nothing when it said nothing."""
+        text = "\n\n".join(part.strip() for part in self._texts if part.strip())
+        self._texts, buttons, self._buttons = [], self._buttons, []
+        if text or buttons:
+            await self._send(recipient_id, text, buttons)
+
+
 class TelegramInput(InputChannel):
     """Rasa input channel for Telegram (webhook; polling relays into it)."""
 
     def __init__(self, settings: TelegramSettings) -> None:
         self.settings = settings
         self._bot: ExtBot | None = None
+        self._unlimited_bot: ExtBot | None = None
         self._redis: aioredis.Redis | None = None
 
     @classmethod
@@ -142,6 +176,12 @@ class TelegramInput(InputChannel):
             self._bot = make_bot(self.settings, max_retries=self.settings.send_retries)
             self._redis = make_redis(self.settings)
         return self._bot, self._redis
+
+    def typing_bot(self) -> ExtBot:
+        """The Bot API client for "typing…", outside the rate limiter (see :func:`make_bot`)."""
+        if self._unlimited_bot is None:
+            self._unlimited_bot = make_bot(self.settings, max_retries=None)
+        return self._unlimited_bot
 
     def get_output_channel(self) -> OutputChannel | None:
         if not self.settings.enabled:
@@ -197,6 +237,7 @@ class Handling:
         self.on_new_message = on_new_message
         self.agent = agent
         self.bot, self.redis = channel.clients()
+        self.typing_bot = channel.typing_bot()
 
     async def update(self, data: dict[str, Any]) -> None:
         """Handle an update once; never raise (Telegram would retry a failure forever)."""
@@ -303,7 +344,7 @@ class Handling:
         """The text to the assistant, its replies to the chat; never silence unless paused
         (or the channel has already answered this message itself: ``answered``)."""
         sender = f"{SENDER_PREFIX}{chat_id}"
-        output = TelegramOutput(self.bot, self.redis)
+        output = TelegramTurn(self.bot, self.redis)
         async with self._typing(chat_id):
             try:
                 await self.on_new_message(
@@ -311,6 +352,7 @@ class Handling:
                 )
             except Exception:
                 logger.exception("message handling failed", extra={"channel": "telegram"})
+        await output.flush(sender)
         if output.sent == 0 and not answered and not await self._is_paused(sender):
             await self._say(chat_id, SILENCE_RESPONSE)
 
@@ -352,7 +394,7 @@ class Handling:
                 await asyncio.wait_for(stop.wait(), self.channel.settings.typing_after_s)
             while not stop.is_set():
                 with contextlib.suppress(TelegramError):
-                    await self.bot.send_chat_action(chat_id, ChatAction.TYPING)
+                    await self.typing_bot.send_chat_action(chat_id, ChatAction.TYPING)
                 with contextlib.suppress(asyncio.TimeoutError):
                     await asyncio.wait_for(stop.wait(), TYPING_REPEAT_S)
 

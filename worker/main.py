@@ -1,10 +1,11 @@
-"""What the worker runs: the outbound jobs, the SLA watcher's jobs (bot/sla), the sweeps, and the resources they share.
+"""What the worker runs: the outbound, call-back, follow-up and SLA watcher jobs, their sweeps, and the resources they share.
 
 Jobs are idempotent (arq may run a job more than once): each reads the message's SQL
 row and does only what the row still needs. A job that must wait raises arq's
 ``Retry`` with the delay the domain asked for; the number of tries is bounded by the
 row's own attempt count in SQL, so arq's counter is set high enough never to cut in
-first. The sweep runs at start-up and then every minute.
+first. The sweeps run at start-up and then every minute. The follow-up jobs live in
+:mod:`worker.followups`.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import aiohttp
 from arq import Retry, cron
 from arq.worker import func
 
+from bot.callbacks.jobs import open_callback_jobs, worker_cron_jobs, worker_functions
 from bot.db import make_engine, make_sessionmaker, migrate
 from bot.outbound.delivery import Outbound
 from bot.outbound.messages import Transport
@@ -31,6 +33,7 @@ from bot.outbound.transcript import RasaTranscript
 from bot.sla import jobs as sla_jobs
 from bot.sla.settings import SlaWatchSettings, load_sla_watch_settings
 from bot.sla.watch import Clock
+from worker.followups import followup_cron_jobs, followup_functions, open_followups
 
 logger = logging.getLogger(__name__)
 
@@ -84,6 +87,8 @@ async def startup(ctx: dict[str, Any]) -> None:
     ctx["http"] = aiohttp.ClientSession()
     ctx["transcript"] = RasaTranscript(ctx["http"], settings.rasa_urls, ctx["rasa_token"])
     ctx["transports"] = await open_transports(ctx["transport_modules"])
+    ctx["callback_jobs"] = open_callback_jobs(ctx)
+    open_followups(ctx)
     await sla_jobs.open_sla(ctx)
 
 
@@ -144,10 +149,14 @@ def worker_settings(
         "functions": [
             func(deliver_outbound, name=DELIVER_JOB, keep_result=0, max_tries=ARQ_MAX_TRIES),
             func(append_outbound_transcript, name=TRANSCRIPT_JOB, keep_result=0, max_tries=ARQ_MAX_TRIES),
+            *worker_functions(ARQ_MAX_TRIES),
+            *followup_functions(),
             *sla_jobs.functions(),
         ],
         "cron_jobs": [
             cron(sweep_outbound, name=SWEEP_JOB, second=0, run_at_startup=True, keep_result=0),
+            *worker_cron_jobs(),
+            *followup_cron_jobs(),
             *sla_jobs.cron_jobs(),
         ],
         "redis_settings": redis_settings(settings),

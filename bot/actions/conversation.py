@@ -7,6 +7,7 @@ from rasa_sdk.events import ActiveLoop, EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
+from bot.actions.callbacks import offer_callback_out_of_hours
 from bot.actions.runtime import runtime
 from bot.actions.slots import reset_intake
 from bot.actions.tickets import file_from_tracker, timeline
@@ -47,9 +48,10 @@ class ActionRequestHuman(Action):
             ticket_number=filing.number,
             **timeline(filing.draft, filing.opened, rt),
         )
+        callback = [] if filing.spooled else offer_callback_out_of_hours(dispatcher, filing.number)
         return [ActiveLoop(None), SlotSet("requested_slot", None)] + reset_intake(tracker) + [
             SlotSet("ticket_number", filing.number)
-        ]
+        ] + callback
 
 
 class ActionClarifyFallback(Action):

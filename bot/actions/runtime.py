@@ -15,6 +15,7 @@ from sqlalchemy.engine import Engine
 from bot.db import make_engine, make_sessionmaker, migrate
 from bot import log_privacy
 from bot.domain_config import DomainConfig, load_domain_config
+from bot.followup.store import FollowupStore
 from bot.settings import Settings, load_settings
 from bot.spool import Spool
 from bot.tickets import TicketStore
@@ -33,9 +34,15 @@ class Runtime:
             sla=config.sla,
         )
         self.spool = Spool(settings.spool_dir)
+        self.followups = FollowupStore(make_sessionmaker(engine))
         self._engine = engine
         self._schema_ready = False
         self._schema_lock = threading.Lock()
+
+    @property
+    def engine(self) -> Engine:
+        """The process's database engine, shared by every store the actions use."""
+        return self._engine
 
     def ensure_schema(self) -> bool:
         """Migrate once; a database that was down at start-up is migrated when it returns."""

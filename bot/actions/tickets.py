@@ -13,6 +13,7 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
+from bot.actions.callbacks import after_filing
 from bot.actions.responses import response_text
 from bot.actions.runtime import Runtime, runtime
 from bot.actions.slots import reset_intake
@@ -135,8 +136,10 @@ class ActionCreateTicket(Action):
             dispatcher.utter_message(response="utter_ticket_filed", **dates)
             if status == "escalated":
                 dispatcher.utter_message(response="utter_ticket_filed_human", **dates)
-        dispatcher.utter_message(response="utter_anything_else")
-        return reset_intake(tracker) + [SlotSet("ticket_number", filing.number)]
+        callback = [] if filing.spooled else after_filing(dispatcher, tracker.get_slot("chosen_option"), filing.number)
+        if not callback:
+            dispatcher.utter_message(response="utter_anything_else")
+        return reset_intake(tracker) + [SlotSet("ticket_number", filing.number)] + callback
 
 
 class ActionTicketStatus(Action):

@@ -122,17 +122,19 @@ def load_telegram_settings(environ: dict[str, str] | None = None, **given: str |
     return settings
 
 
-def make_bot(settings: TelegramSettings, *, max_retries: int) -> ExtBot:
+def make_bot(settings: TelegramSettings, *, max_retries: int | None) -> ExtBot:
     """A Bot API client pointed at ``settings.api_base_url``; no network call until first use.
 
     ``max_retries`` is how often ``AIORateLimiter`` waits out a 429 ``retry_after`` and tries
-    again (0: raise :class:`telegram.error.RetryAfter` to the caller).
+    again (0: raise :class:`telegram.error.RetryAfter` to the caller). None gives a client
+    without the limiter, for best-effort calls ("typing…") that must never take a place in
+    the queue a reply needs; Telegram refuses them with 429 when over its limit.
     """
     return ExtBot(
         settings.token,
         base_url=f"{settings.api_base_url}/bot",
         base_file_url=f"{settings.api_base_url}/file/bot",
-        rate_limiter=AIORateLimiter(max_retries=max_retries),
+        rate_limiter=None if max_retries is None else AIORateLimiter(max_retries=max_retries),
     )
 
 

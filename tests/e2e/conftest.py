@@ -16,6 +16,7 @@ from bot.db import make_engine, make_sessionmaker, migrate
 from bot.tickets import TicketStore
 from scripts.stack import Stack, stack_environment
 from scripts.train_model import model_path
+from tests.round_the_clock import round_the_clock_settings
 
 #: Two runs on one machine stay apart with ``E2E_PORT_OFFSET`` (added to 15005/15055) and
 #: ``E2E_REDIS_DBS`` ("tracker,lock"); both default to what a single run needs.
@@ -59,6 +60,7 @@ def stack(e2e_database_url: str, tmp_path_factory: pytest.TempPathFactory) -> It
             "COMPLAINTS_SPOOL_DIR": str(tmp_path_factory.mktemp("spool")),
             "RASA_AUTH_TOKEN": secrets.token_urlsafe(24),
             "ACTION_TOKEN": secrets.token_urlsafe(24),
+            "COMPLAINTS_CONFIG_DIR": str(round_the_clock_settings(tmp_path_factory.mktemp("settings"))),
         }
     )
     _flush_redis(env)

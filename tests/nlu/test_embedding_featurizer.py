@@ -200,6 +200,24 @@ def test_training_examples_are_given_again_as_answers_to_a_question(storage: Loc
         np.testing.assert_array_equal(answer.get_dense_features(TEXT)[1].features[0], featurizer.mean_embedding)
 
 
+def test_only_the_answer_intents_are_given_again_when_they_are_named(storage: LocalModelStorage) -> None:
+    """With ``answer_intents``, complaints are learnt once, from their embedding and n-grams."""
+    featurizer = _loaded(storage, {"answer_intents": ["greet"]})
+    data = featurizer.process_training_data(_training_data())
+    count = sum(len(texts) for texts in EXAMPLES.values())
+    as_answers = data.training_examples[count:]
+    assert [(m.get(TEXT), m.get(INTENT)) for m in as_answers] == [(text, "greet") for text in EXAMPLES["greet"]]
+    for answer in as_answers:
+        np.testing.assert_array_equal(answer.get_dense_features(TEXT)[1].features[0], featurizer.mean_embedding)
+    assert len(_loaded(storage, {"answer_intents": []}).process_training_data(_training_data()).training_examples) == count
+
+
+@pytest.mark.parametrize("value", ["greet", [1, 2], {"greet": 1}])
+def test_answer_intents_must_be_a_list_of_names(storage: LocalModelStorage, value: object) -> None:
+    with pytest.raises(InvalidConfigException, match="answer_intents"):
+        _trained(storage, {"answer_intents": value})
+
+
 def test_a_classifier_trained_with_the_answers_understands_an_answer_from_its_words(storage: LocalModelStorage) -> None:
     featurizer = _loaded(storage, {"scale": 10.0})
     examples = {**EXAMPLES, "affirm": ["yes", "yes please", "that's right", "correct"]}

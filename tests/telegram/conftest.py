@@ -26,6 +26,7 @@ from bot.tickets import TicketStore
 from scripts.stack import Stack, stack_environment
 from scripts.telegram_standin import RunningStandin
 from scripts.train_model import model_path
+from tests.round_the_clock import round_the_clock_settings
 
 E2E_PORT_OFFSET = int(os.environ.get("E2E_PORT_OFFSET", "0"))
 E2E_REDIS_DBS = tuple(db.strip() for db in os.environ.get("E2E_REDIS_DBS", "13,14").split(","))
@@ -73,6 +74,7 @@ def telegram_env(standin: RunningStandin, tmp_path_factory: pytest.TempPathFacto
             "TELEGRAM_API_BASE_URL": standin.base_url,
             "TELEGRAM_REDIS_DB": TELEGRAM_REDIS_DB,
             "TELEGRAM_TYPING_AFTER_S": "0",  # every message shows "typing…", so a test can see it
+            "COMPLAINTS_CONFIG_DIR": str(round_the_clock_settings(tmp_path_factory.mktemp("settings"))),
         }
     )
 

@@ -72,6 +72,17 @@ def test_a_full_complaint_by_text(chat: TelegramChat, standin: RunningStandin, t
     assert standin.state.sent("sendChatAction", chat.chat_id)[0].params["action"] == "typing"
 
 
+def test_a_turns_replies_arrive_as_one_message(chat: TelegramChat, standin: RunningStandin) -> None:
+    """The opening gets several replies (acknowledgement, empathy, a question): one send, in order."""
+    replies = chat.say(OPENING)
+    assert len(replies) == 1
+    tracker = chat.tracker()
+    last_user = max(i for i, e in enumerate(tracker["events"]) if e["event"] == "user")
+    said = [e["text"] for e in tracker["events"][last_user:] if e["event"] == "bot" and e.get("text")]
+    assert len(said) >= 2
+    assert replies[0].params["text"] == "\n\n".join(text.strip() for text in said)
+
+
 def test_a_full_complaint_by_buttons(chat: TelegramChat, standin: RunningStandin, telegram_store: TicketStore) -> None:
     chat.finish(chat.say(OPENING), buttons=True)
 

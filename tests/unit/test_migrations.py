@@ -8,7 +8,9 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import event, inspect, text
 
+import bot.callbacks.store  # noqa: F401  (declares the callbacks table)
 import bot.evidence  # noqa: F401  (declares the evidence table)
+import bot.followup.store  # noqa: F401  (declares followups and survey_answers)
 import bot.outbound.store  # noqa: F401  (declares outbound_messages)
 import bot.sla.models  # noqa: F401  (declares sla_checks)
 from bot.db import make_engine, migrate
@@ -40,7 +42,10 @@ def test_migrate_creates_the_tables_and_the_version_table(db_url: str) -> None:
     tables = set(inspect(engine).get_table_names())
     indexes = {index["name"] for index in inspect(engine).get_indexes("tickets")}
     engine.dispose()
-    assert {"alembic_version", "tickets", "ticket_events", "outbound_messages", "evidence", "sla_checks"} <= tables
+    assert {
+        "alembic_version", "tickets", "ticket_events", "outbound_messages", "evidence", "followups", "survey_answers",
+        "callbacks", "sla_checks",
+    } <= tables
     assert {
         "ix_tickets_status",
         "ix_tickets_category",

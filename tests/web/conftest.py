@@ -32,6 +32,7 @@ from bot.tickets import TicketStore
 from scripts.stack import ROOT, Stack, answers_200, stack_environment
 from scripts.train_model import model_path
 from tests.e2e.conftest import e2e_database_url  # noqa: F401 (a fixture: a fresh migrated SQLite file)
+from tests.round_the_clock import round_the_clock_settings
 
 PORT_BASE = 15000 + int(os.environ.get("E2E_PORT_OFFSET", "0"))
 RASA_PORT = PORT_BASE + 35
@@ -143,6 +144,7 @@ def web_stack(web_database_url: str, rest_token: str, tmp_path_factory: pytest.T
         "COMPLAINTS_SPOOL_DIR": str(tmp_path_factory.mktemp("spool")),
         "RASA_AUTH_TOKEN": secrets.token_urlsafe(24), "ACTION_TOKEN": secrets.token_urlsafe(24),
         "REST_CHANNEL_TOKEN": rest_token,
+        "COMPLAINTS_CONFIG_DIR": str(round_the_clock_settings(tmp_path_factory.mktemp("settings"))),
     })
     flush()
     running = Stack(env=env, log_dir=Path(tmp_path_factory.mktemp("stacklogs")))

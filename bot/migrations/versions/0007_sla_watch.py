@@ -4,7 +4,7 @@ Tickets filed before this revision get their checks from the watcher's first swe
 nothing is back-filled here.
 
 Revision ID: 0007_sla_watch
-Revises: 0004_lifecycle (re-chained after 0005/0006 when the branches are merged)
+Revises: 0006_callbacks (re-chained after 0005/0006 when the branches are merged)
 Create Date: 2026-11-30
 """
 
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0007_sla_watch"
-down_revision = "0004_lifecycle"
+down_revision = "0006_callbacks"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,350 @@
+"""The follow-ups and survey answers in SQL: the business record the job queue executes.
+
+One ``followups`` row per resolution, named by its business key
+(``followup:<ticket>:72h``). ``state`` says where it stands and ``due_at`` when its
+next step is due (the survey, the reminder, or recording it unanswered); the queue is
+only told to wake up then. One ``survey_answers`` row per answered follow-up.
+
+:func:`on_ticket_status` is called by :meth:`bot.tickets.TicketStore.transition` inside
+the ticket's own transaction, so a resolution and its follow-up are committed together
+or not at all. Everything else is a :class:`FollowupStore` method: synchronous, short,
+one transaction each, rows locked while they change; async callers use
+``asyncio.to_thread``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    UniqueConstraint,
+    and_,
+    or_,
+    select,
+)
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.db import write_session
+from bot.followup.policy import FollowupPolicy
+from bot.models import Base, CustomerText, UTCDateTime, _quoted
+from bot.outbound.messages import Conversation
+
+STATES = ("scheduled", "sent", "reminded", "answered", "unanswered", "cancelled")
+"""scheduled: survey not yet handed to the outbound path; sent: survey recorded for delivery,
+awaiting an answer; reminded: the one reminder recorded; answered, unanswered, cancelled: final."""
+
+PENDING_STATES = ("scheduled", "sent", "reminded")
+"""States with a next step due at ``due_at``."""
+
+STEPS = {"scheduled": "survey", "sent": "reminder", "reminded": "unanswered"}
+"""The step each pending state runs when due."""
+
+CANCELLED_BY_TICKET = ("reopened", "closed", "withdrawn")
+"""A ticket moving to one of these before the survey went out cancels its pending follow-up."""
+
+NO_SURVEY_REASONS = CANCELLED_BY_TICKET
+"""Cancellations that mean no survey was owed (the rate's denominator leaves them out)."""
+
+
+class FollowupRow(Base):
+    """One satisfaction follow-up of one resolution of a ticket."""
+
+    __tablename__ = "followups"
+    __table_args__ = (
+        UniqueConstraint("key"),
+        CheckConstraint(f"state IN ({_quoted(STATES)})", name="state"),
+        Index(None, "state", "due_at"),
+        Index(None, "ticket_number"),
+        Index(None, "survey_due_at"),
+    )
+
+    id = Column(Integer, primary_key=True)
+    key = Column(String(64), nullable=False)
+    ticket_number = Column(String(16), nullable=False)
+    channel = Column(String(16), nullable=False)
+    address = Column(CustomerText, nullable=False)
+    sender_id = Column(CustomerText, nullable=False)
+    time_zone = Column(String(64), nullable=False)
+    state = Column(String(16), nullable=False)
+    resolved_at = Column(UTCDateTime, nullable=False)
+    survey_due_at = Column(UTCDateTime, nullable=False)
+    due_at = Column(UTCDateTime, nullable=False)
+    attempts = Column(Integer, nullable=False, default=0, server_default="0")
+    sent_at = Column(UTCDateTime)
+    reminded_at = Column(UTCDateTime)
+    answered_at = Column(UTCDateTime)
+    finished_at = Column(UTCDateTime)
+    cancel_reason = Column(String(32))
+    created_at = Column(UTCDateTime, nullable=False)
+    updated_at = Column(UTCDateTime, nullable=False)
+
+
+class SurveyAnswerRow(Base):
+    """What the customer answered to one follow-up's survey."""
+
+    __tablename__ = "survey_answers"
+    __table_args__ = (
+        UniqueConstraint("followup_id"),
+        CheckConstraint("rating IS NULL OR (rating >= 1 AND rating <= 5)", name="rating"),
+        Index(None, "ticket_number"),
+    )
+
+    id = Column(Integer, primary_key=True)
+    followup_id = Column(Integer, ForeignKey("followups.id", ondelete="CASCADE"), nullable=False)
+    ticket_number = Column(String(16), nullable=False)
+    rating = Column(Integer)
+    solved = Column(Boolean)
+    comment = Column(CustomerText)
+    answered_at = Column(UTCDateTime, nullable=False)
+    updated_at = Column(UTCDateTime, nullable=False)
+
+
+@dataclass(frozen=True)
+class Followup:
+    """Where one follow-up stands (a detached copy of its row)."""
+
+    key: str
+    ticket_number: str
+    conversation: Conversation
+    sender_id: str
+    time_zone: str
+    state: str
+    resolved_at: datetime
+    survey_due_at: datetime
+    due_at: datetime
+    attempts: int
+    sent_at: datetime | None
+    reminded_at: datetime | None
+    answered_at: datetime | None
+    finished_at: datetime | None
+    cancel_reason: str | None
+
+    @property
+    def step(self) -> str | None:
+        """The step due at ``due_at`` ("survey", "reminder", "unanswered"), None when final."""
+        return STEPS.get(self.state)
+
+    def outbound_key(self, step: str) -> str:
+        """The outbound path's idempotency key of this follow-up's survey or reminder."""
+        return f"{self.key}:{step}"
+
+
+@dataclass(frozen=True)
+class SurveyAnswer:
+    """A follow-up's recorded answer; None for parts not (yet) answered."""
+
+    ticket_number: str
+    rating: int | None
+    solved: bool | None
+    comment: str | None
+    answered_at: datetime
+
+
+def followup_key(ticket_number: str, policy: FollowupPolicy) -> str:
+    """The business key of a ticket's follow-up: ``followup:<ticket>:72h``."""
+    return f"followup:{ticket_number}:{policy.horizon_label}"
+
+
+def _followup(row: FollowupRow) -> Followup:
+    return Followup(
+        key=row.key,
+        ticket_number=row.ticket_number,
+        conversation=Conversation(row.channel, row.address),
+        sender_id=row.sender_id,
+        time_zone=row.time_zone,
+        state=row.state,
+        resolved_at=row.resolved_at,
+        survey_due_at=row.survey_due_at,
+        due_at=row.due_at,
+        attempts=row.attempts,
+        sent_at=row.sent_at,
+        reminded_at=row.reminded_at,
+        answered_at=row.answered_at,
+        finished_at=row.finished_at,
+        cancel_reason=row.cancel_reason,
+    )
+
+
+def _answer(row: SurveyAnswerRow) -> SurveyAnswer:
+    return SurveyAnswer(
+        ticket_number=row.ticket_number, rating=row.rating, solved=row.solved,
+        comment=row.comment, answered_at=row.answered_at,
+    )
+
+
+def on_ticket_status(
+    session: Session, *, ticket_number: str, sender_id: str, to: str, now: datetime,
+    policy: FollowupPolicy, time_zone: str | None = None,
+) -> None:
+    """Keep the ticket's follow-up in step with a status change, inside the caller's transaction.
+
+    ``resolved`` schedules the survey (a resolution after a reopen schedules it again);
+    ``reopened``, ``closed`` or ``withdrawn`` cancel a survey not yet sent. A ticket whose
+    conversation cannot be pushed to (a REST back end) gets no follow-up row at all.
+    """
+    if to == "resolved":
+        conversation = Conversation.from_sender_id(sender_id)
+        if conversation.channel == "rest":
+            return
+        zone_name = time_zone or policy.default_time_zone
+        due = policy.survey_due(now, zone_name)
+        key = followup_key(ticket_number, policy)
+        row = session.execute(select(FollowupRow).where(FollowupRow.key == key).with_for_update()).scalar_one_or_none()
+        if row is None:
+            row = FollowupRow(key=key, ticket_number=ticket_number, created_at=now, attempts=0)
+            session.add(row)
+        elif row.state not in ("scheduled", "cancelled"):
+            return  # a survey already went out for this ticket; a second resolution asks nothing new
+        row.channel, row.address, row.sender_id = conversation.channel, conversation.address, sender_id
+        row.time_zone, row.state, row.resolved_at = zone_name, "scheduled", now
+        row.survey_due_at = row.due_at = due
+        row.cancel_reason = row.finished_at = None
+        row.updated_at = now
+    elif to in CANCELLED_BY_TICKET:
+        rows = session.execute(
+            select(FollowupRow)
+            .where(FollowupRow.ticket_number == ticket_number, FollowupRow.state == "scheduled")
+            .with_for_update()
+        ).scalars()
+        for row in rows:
+            row.state, row.cancel_reason, row.finished_at, row.updated_at = "cancelled", to, now, now
+    session.flush()
+
+
+class FollowupStore:
+    """Follow-ups and answers in SQL; see the module docstring."""
+
+    def __init__(self, sessions: sessionmaker) -> None:
+        self.sessions = sessions
+
+    def get(self, key: str) -> Followup | None:
+        """The follow-up named ``key``, or None."""
+        with self.sessions() as session:
+            row = session.execute(select(FollowupRow).where(FollowupRow.key == key)).scalar_one_or_none()
+            return None if row is None else _followup(row)
+
+    def for_ticket(self, ticket_number: str) -> Followup | None:
+        """The ticket's follow-up (the newest if there were several horizons), or None."""
+        with self.sessions() as session:
+            row = session.execute(
+                select(FollowupRow).where(FollowupRow.ticket_number == ticket_number).order_by(FollowupRow.id.desc())
+            ).scalars().first()
+            return None if row is None else _followup(row)
+
+    def latest_for_sender(self, sender_id: str) -> Followup | None:
+        """The newest follow-up whose survey went to this conversation, or None."""
+        with self.sessions() as session:
+            row = session.execute(
+                select(FollowupRow)
+                .where(FollowupRow.sender_id == sender_id, FollowupRow.sent_at.is_not(None))
+                .order_by(FollowupRow.sent_at.desc(), FollowupRow.id.desc())
+            ).scalars().first()
+            return None if row is None else _followup(row)
+
+    def claim(self, key: str, now: datetime) -> tuple[Followup | None, bool]:
+        """``(followup, claimed)``: claimed (one more attempt counted) when a step is due at ``now``.
+
+        An unknown key gives ``(None, False)``; a final or not yet due one its record, unclaimed.
+        """
+        with write_session(self.sessions) as session:
+            row = self._locked(session, key)
+            if row is None or row.state not in PENDING_STATES or row.due_at > now:
+                return (None if row is None else _followup(row)), False
+            row.attempts += 1
+            session.flush()
+            return _followup(row), True
+
+    def advance(self, key: str, step: str, now: datetime, next_due: datetime | None) -> Followup | None:
+        """Record that ``step`` was done; None (nothing changed) if the row moved on meanwhile.
+
+        survey → sent (reminder due ``next_due``), reminder → reminded (expiry due
+        ``next_due``), unanswered → unanswered (final).
+        """
+        expected = {v: k for k, v in STEPS.items()}[step]
+        with write_session(self.sessions) as session:
+            row = self._locked(session, key)
+            if row is None or row.state != expected:
+                return None
+            if step == "survey":
+                row.state, row.sent_at = "sent", now
+            elif step == "reminder":
+                row.state, row.reminded_at = "reminded", now
+            else:
+                row.state, row.finished_at = "unanswered", now
+            if next_due is not None:
+                row.due_at = next_due
+            row.updated_at = now
+            session.flush()
+            return _followup(row)
+
+    def cancel(self, key: str, reason: str, now: datetime) -> None:
+        """Give up a pending follow-up for ``reason`` (a conversation that cannot be reached)."""
+        with write_session(self.sessions) as session:
+            row = self._locked(session, key)
+            if row is not None and row.state in PENDING_STATES:
+                row.state, row.cancel_reason, row.finished_at, row.updated_at = "cancelled", reason, now, now
+
+    def pending_until(self, until: datetime, *, after: tuple[datetime, int] | None, limit: int) -> list[tuple[Followup, int]]:
+        """Pending follow-ups with a step due by ``until``, in (due_at, id) order after ``after``: what the sweep queues."""
+        query = select(FollowupRow).where(FollowupRow.state.in_(PENDING_STATES), FollowupRow.due_at <= until)
+        if after is not None:
+            due, last_id = after
+            query = query.where(or_(FollowupRow.due_at > due, and_(FollowupRow.due_at == due, FollowupRow.id > last_id)))
+        query = query.order_by(FollowupRow.due_at, FollowupRow.id).limit(limit)
+        with self.sessions() as session:
+            return [(_followup(row), row.id) for row in session.execute(query).scalars()]
+
+    def record_answer(
+        self, key: str, now: datetime, *, rating: int | None = None, solved: bool | None = None,
+        comment: str | None = None,
+    ) -> tuple[SurveyAnswer | None, bool]:
+        """Record one part of the answer: ``(answer, recorded)``; a part given before is kept, not overwritten.
+
+        The first rating moves the follow-up to ``answered``. ``recorded`` is False when
+        that part was already answered or the follow-up was never sent (nothing changes).
+        """
+        with write_session(self.sessions) as session:
+            row = self._locked(session, key)
+            if row is None or row.state not in ("sent", "reminded", "answered"):
+                return None, False
+            answer = session.execute(
+                select(SurveyAnswerRow).where(SurveyAnswerRow.followup_id == row.id).with_for_update()
+            ).scalar_one_or_none()
+            if answer is None:
+                if rating is None:
+                    return None, False
+                answer = SurveyAnswerRow(followup_id=row.id, ticket_number=row.ticket_number, answered_at=now)
+                session.add(answer)
+            parts = {"rating": rating, "solved": solved, "comment": comment}
+            given = {name: value for name, value in parts.items() if value is not None}
+            if any(getattr(answer, name) is not None for name in given):
+                return _answer(answer), False
+            for name, value in given.items():
+                setattr(answer, name, value)
+            answer.updated_at = now
+            if row.state != "answered":
+                row.state, row.answered_at, row.finished_at, row.updated_at = "answered", now, now, now
+            session.flush()
+            return _answer(answer), True
+
+    def answer(self, key: str) -> SurveyAnswer | None:
+        """The follow-up's answer, or None."""
+        with self.sessions() as session:
+            row = session.execute(
+                select(SurveyAnswerRow).join(FollowupRow, FollowupRow.id == SurveyAnswerRow.followup_id)
+                .where(FollowupRow.key == key)
+            ).scalar_one_or_none()
+            return None if row is None else _answer(row)
+
+    @staticmethod
+    def _locked(session: Session, key: str) -> FollowupRow | None:
+        """The row, locked for this transaction on PostgreSQL (SQLite's write lock is already held)."""
+        return session.execute(select(FollowupRow).where(FollowupRow.key == key).with_for_update()).scalar_one_or_none()

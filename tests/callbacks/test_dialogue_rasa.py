@@ -1,0 +1,194 @@
+"""The call-back dialogue through real Rasa: the domain, rules and form as trained, and the
+real action server over HTTP.
+
+The model is trained core-only from this checkout's domain and rules (seconds; the
+policies are rules and memoization), so button payloads drive it exactly as in
+production; a typed answer reaches the form with no intent, which is what the form must
+cope with anyway. The business is made to be closed now and open in two days
+(``COMPLAINTS_CONFIG_DIR`` points at a copy of settings/ with those hours), so asking for
+a person is out of hours whatever the time the test runs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import AsyncIterator, Iterator
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+import yaml
+from rasa.core.agent import Agent
+from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
+from rasa.utils.endpoints import EndpointConfig
+
+from bot.callbacks.policy import WEEKDAYS
+from bot.callbacks.service import pushed_payload
+from bot.callbacks.store import CallbackStore
+from bot.db import make_engine, make_sessionmaker, migrate
+from tests.callbacks.conftest import REDIS_DB, REDIS_HOST, REDIS_PORT, ROOT
+
+ACTION_PORT = 15055 + int(os.environ.get("E2E_PORT_OFFSET", "0")) + 60
+LONDON = ZoneInfo("Europe/London")
+
+
+def open_day() -> date:
+    """The day, two days from now in London, on which the test's business opens."""
+    return datetime.now(LONDON).date() + timedelta(days=2)
+
+
+@pytest.fixture(scope="module")
+def config_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("settings")
+    for path in (ROOT / "settings").glob("*.yml"):
+        shutil.copy(path, folder / path.name)
+    raw = yaml.safe_load((ROOT / "settings" / "callbacks.yml").read_text(encoding="utf-8"))
+    raw["business_hours"] = {WEEKDAYS[open_day().weekday()]: ["09:00-17:00"]}
+    (folder / "callbacks.yml").write_text(yaml.safe_dump(raw), encoding="utf-8")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def core_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("model")
+    subprocess.run(
+        [sys.executable, "-m", "rasa", "train", "core", "--config", "config.yml", "--domain", "domain.yml",
+         "--stories", "data", "--out", str(out), "--fixed-model-name", "core"],
+        cwd=ROOT, check=True, capture_output=True, timeout=600,
+    )
+    return out / "core.tar.gz"
+
+
+@pytest.fixture(scope="module")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'complaints.db'}"
+    engine = make_engine(url)
+    migrate(engine)
+    engine.dispose()
+    return url
+
+
+@pytest.fixture(scope="module")
+def action_server(config_dir: Path, database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The real action server on loopback; yields its token."""
+    token = secrets.token_urlsafe(24)
+    env = {
+        **os.environ, "ACTION_TOKEN": token, "DATABASE_URL": database_url, "COMPLAINTS_CONFIG_DIR": str(config_dir),
+        "COMPLAINTS_SPOOL_DIR": str(tmp_path_factory.mktemp("spool")), "REDIS_HOST": REDIS_HOST,
+        "REDIS_PORT": str(REDIS_PORT), "WORKER_REDIS_DB": str(REDIS_DB),
+    }
+    log = (tmp_path_factory.mktemp("logs") / "actions.log").open("w")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "connectors.action_server", "--interface", "127.0.0.1", "--port", str(ACTION_PORT)],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{ACTION_PORT}/health", timeout=2) as response:
+                    if response.status == 200:
+                        break
+            except (urllib.error.URLError, ConnectionError, TimeoutError):
+                time.sleep(0.5)
+        else:
+            pytest.fail("the action server did not start")
+        yield token
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        log.close()
+
+
+@pytest.fixture
+async def agent(core_model: Path, action_server: str) -> AsyncIterator[Agent]:
+    endpoint = EndpointConfig(
+        f"http://127.0.0.1:{ACTION_PORT}/webhook", headers={"Authorization": f"Bearer {action_server}"}
+    )
+    yield Agent.load(str(core_model), action_endpoint=endpoint)
+
+
+async def say(agent: Agent, sender: str, text: str) -> list[dict[str, Any]]:
+    channel = CollectingOutputChannel()
+    await agent.handle_message(UserMessage(text, channel, sender))
+    return channel.messages
+
+
+def payload(entity: str, value: str) -> str:
+    return "/choose_option" + json.dumps({entity: value}, separators=(",", ":"))
+
+
+def texts(messages: list[dict[str, Any]]) -> list[str]:
+    return [message.get("text") or "" for message in messages]
+
+
+async def test_a_person_asked_for_out_of_hours_gets_a_call_back_booked_cancelled_and_booked_from_a_push(
+    agent: Agent, database_url: str
+) -> None:
+    sender = f"web:{secrets.token_hex(6)}"
+    opened = await say(agent, sender, "/ask_human")
+    handoff, out_of_hours, offer = opened[0], opened[1], opened[2]
+    assert handoff["text"].startswith("Of course. I've passed your case to our team as ticket CX-")
+    assert out_of_hours["text"].startswith("I'm sorry: our team is out of the office right now (our hours are ")
+    assert offer["text"].startswith("When shall we call you? These are the next free times (your time, Europe/London):\n1. ")
+    first = offer["buttons"][0]
+    assert first["payload"].startswith('/choose_option{"callback_time":"' + open_day().isoformat() + "T")
+    assert offer["buttons"][-1] == {"title": "No call, thanks", "payload": payload("callback_time", "none")}
+
+    refused = await say(agent, sender, "flibber wobble")
+    assert texts(refused)[0].startswith("Sorry, I couldn't read a time from that, so nothing is booked yet.")
+    assert texts(refused)[1].startswith("When shall we call you?")
+    assert "Sorry, I didn't get that" not in " ".join(texts(refused))
+
+    booked = await say(agent, sender, first["payload"])
+    assert texts(booked)[0].startswith("Booked: we'll call you about ticket CX-")
+    assert f"on {first['title']}. I'll send you a reminder 15 minutes before." in texts(booked)[0]
+    assert [button["title"] for button in booked[0]["buttons"]] == ["Change the time", "Cancel the call"]
+    assert texts(booked)[1] == "Is there anything else I can help you with?"
+
+    engine = make_engine(database_url)
+    store = CallbackStore(make_sessionmaker(engine), capacity=2)
+    record = store.active_for_sender(sender)
+    assert record is not None and record.state == "booked"
+    assert record.slot_start.isoformat() == json.loads(first["payload"].removeprefix("/choose_option"))["callback_time"]
+
+    cancelled = await say(agent, sender, payload("callback_action", "cancel"))
+    assert texts(cancelled) == [f"Done: the call about ticket {record.ticket_number} on {first['title']} is cancelled."]
+    assert store.get(record.key).state == "cancelled"
+
+    first_time = json.loads(first["payload"].removeprefix("/choose_option"))["callback_time"]
+    pushed = await say(agent, sender, pushed_payload(first_time, record.ticket_number))
+    assert texts(pushed)[0].startswith(f"Booked: we'll call you about ticket {record.ticket_number} on {first['title']}.")
+    assert store.active_for_sender(sender).key == f"callback:{record.ticket_number}:2"
+    engine.dispose()
+
+
+async def test_a_typed_time_on_the_open_day_is_booked_and_can_be_moved(agent: Agent, database_url: str) -> None:
+    sender = f"web:{secrets.token_hex(6)}"
+    await say(agent, sender, "/ask_human")
+    day = open_day()
+    booked = await say(agent, sender, f"{day.day} {day:%B} at 2pm")
+    assert texts(booked)[0].startswith("Booked: we'll call you about ticket CX-")
+    assert f"{day.day} {day:%b}, 14:00" in texts(booked)[0]
+
+    moved = await say(agent, sender, payload("callback_action", "reschedule"))
+    assert texts(moved)[0].startswith("When shall we call you?")
+    rebooked = await say(agent, sender, f"{day.day} {day:%B} at 3pm")
+    assert f"{day.day} {day:%b}, 15:00" in texts(rebooked)[0]
+
+    engine = make_engine(database_url)
+    store = CallbackStore(make_sessionmaker(engine), capacity=2)
+    active = store.active_for_sender(sender)
+    assert active.slot_start.astimezone(LONDON).hour == 15
+    assert store.get(active.key.rsplit(":", 1)[0] + ":1").state == "rescheduled"
+    engine.dispose()
