@@ -44,7 +44,9 @@ TRANSITIONS: Mapping[str, frozenset[str]] = {
 OPEN_STATES = frozenset(STATES) - {"resolved", "closed", "withdrawn"}
 """States in which the team still owes the customer an answer (the SLA clock runs)."""
 
-ACTORS = ("bot", "system", "customer")
+ACTORS = ("bot", "system", "customer", "sla-watch")
+"""Who may be named as making a change; ``sla-watch`` is the SLA watcher (bot/sla), which
+escalates a ticket about to breach its resolve deadline. A person is ``agent:<name>``."""
 _AGENT = re.compile(r"agent:\S.{0,99}\Z", re.DOTALL)
 
 
@@ -81,7 +83,7 @@ def check_initial(state: str) -> str:
 
 
 def check_actor(actor: str) -> str:
-    """``actor`` if it names who made a change ("bot", "system", "customer" or "agent:<name>"), else ValueError.
+    """``actor`` if it names who made a change (one of :data:`ACTORS` or "agent:<name>"), else ValueError.
 
     The history is an audit trail: an unnamed or free-form actor would make it unreadable later.
     """

@@ -101,11 +101,40 @@ class TicketRecord(TicketDraft):
 
 @dataclass(frozen=True, kw_only=True)
 class TicketEventRecord:
-    """One entry of a ticket's history."""
+    """One entry of a ticket's history; ``id`` orders it and names it in keys (``status:<ticket>:<id>``)."""
 
     kind: str
     at: datetime
     detail: dict[str, Any]
+    id: int | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class TicketFilter:
+    """What :meth:`TicketStore.search` selects on; None leaves a field unfiltered.
+
+    ``created_from`` is inclusive, ``created_to`` exclusive, both timezone-aware.
+    """
+
+    status: str | None = None
+    category: str | None = None
+    channel: str | None = None
+    priority: str | None = None
+    created_from: datetime | None = None
+    created_to: datetime | None = None
+
+    def conditions(self) -> list[Any]:
+        _require_aware(created_from=self.created_from, created_to=self.created_to)
+        conditions: list[Any] = [
+            getattr(Ticket, name) == getattr(self, name)
+            for name in ("status", "category", "channel", "priority")
+            if getattr(self, name) is not None
+        ]
+        if self.created_from is not None:
+            conditions.append(Ticket.created_at >= self.created_from)
+        if self.created_to is not None:
+            conditions.append(Ticket.created_at < self.created_to)
+        return conditions
 
 
 _DRAFT_FIELDS = tuple(f.name for f in fields(TicketDraft))
@@ -273,9 +302,26 @@ class TicketStore:
                 rows = session.scalars(
                     select(TicketEvent).where(TicketEvent.ticket_id == ticket_id).order_by(TicketEvent.id)
                 ).all()
-                return [TicketEventRecord(kind=row.kind, at=row.at, detail=row.detail) for row in rows]
+                return [TicketEventRecord(kind=row.kind, at=row.at, detail=row.detail, id=row.id) for row in rows]
 
         return self._retrying("events", query)
+
+    def search(self, filters: TicketFilter, *, limit: int, offset: int = 0) -> tuple[list[TicketRecord], int]:
+        """A page of the tickets matching ``filters``, newest first, and how many match in all.
+
+        For the ticket API and the agent console; every filter is optional and they combine with AND.
+        """
+
+        def query() -> tuple[list[TicketRecord], int]:
+            conditions = filters.conditions()
+            with self._sessions() as session:
+                total = session.scalar(select(func.count()).select_from(Ticket).where(*conditions))
+                rows = session.scalars(
+                    select(Ticket).where(*conditions).order_by(Ticket.created_at.desc(), Ticket.id.desc()).limit(limit).offset(offset)
+                ).all()
+                return [_record(row) for row in rows], int(total or 0)
+
+        return self._retrying("search", query)
 
     def _insert(self, draft: TicketDraft, now: datetime, number: str, requested: str | None) -> TicketRecord:
         detail: dict[str, Any] = {"status": draft.status}

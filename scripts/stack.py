@@ -95,6 +95,7 @@ def stack_environment(overrides: dict[str, str] | None = None) -> dict[str, str]
     | ACTION_PORT | 5055 | action server port |
     | ACTION_TOKEN | generated, var/secrets/action_token | token Rasa sends the action server |
     | REST_CHANNEL_TOKEN | generated, var/secrets/rest_channel_token | bearer token of the REST channel (trusted back ends) |
+    | TICKET_API_TOKEN | generated, var/secrets/ticket_api_token | bearer token of the web app's ticket API (/api/v1) |
     | REDIS_HOST / REDIS_PORT | 127.0.0.1 / 6379 | Redis for trackers and locks |
     | REDIS_TRACKER_DB / REDIS_LOCK_DB | 0 / 1 | Redis databases |
     | WORKER_REDIS_DB | 2 | Redis database of the job queue (outbound delivery) |
@@ -132,7 +133,7 @@ def stack_environment(overrides: dict[str, str] | None = None) -> dict[str, str]
     for name in WHOLE_NUMBERS:
         if not env[name].isdigit():
             raise StackError(f"{name} must be a whole number, got {env[name]!r}")
-    for name in ("RASA_AUTH_TOKEN", "ACTION_TOKEN", "REST_CHANNEL_TOKEN", "TELEGRAM_WEBHOOK_SECRET"):
+    for name in ("RASA_AUTH_TOKEN", "ACTION_TOKEN", "REST_CHANNEL_TOKEN", "TICKET_API_TOKEN", "TELEGRAM_WEBHOOK_SECRET"):
         if not env.get(name):
             env[name] = stored_secret(name)
     env.setdefault("OMP_NUM_THREADS", "1")

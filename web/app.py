@@ -11,10 +11,19 @@ from aiohttp import web
 from aiohttp_session.redis_storage import RedisStorage
 
 from bot.db import make_engine, make_sessionmaker, migrate
+from bot.domain_config import load_domain_config
 from bot.evidence import EvidenceStore, FileSystemStorage
+from bot.outbound.delivery import Outbound
+from bot.outbound.queue import create_queue
+from bot.outbound.settings import load_outbound_settings
+from bot.outbound.store import OutboundStore
 from bot.outbound.webchat import WebChatMailbox
 from bot.settings import load_settings
-from web import keys
+from bot.sla.notices import StatusNotices, load_notice_texts
+from bot.sla.settings import load_sla_watch_settings
+from bot.sla.watch import Clock, SlaWatch, utcnow
+from bot.tickets import TicketStore
+from web import api, keys
 from web.chat import STATIC, refusals, routes
 from web.push import PushHub, run_hub
 from web.settings import JSON_BODY_MAX_BYTES, WebSettings
@@ -23,10 +32,15 @@ from web.texts import Texts
 COOKIE_NAME = "webchat_session"
 
 
-def create_app(settings: WebSettings) -> web.Application:
-    """The web chat app for ``settings``; Redis, Rasa and the store are opened on start-up."""
-    app = web.Application(client_max_size=JSON_BODY_MAX_BYTES, middlewares=[refusals])
+def create_app(settings: WebSettings, *, clock: Clock = utcnow) -> web.Application:
+    """The web chat and the ticket API for ``settings``; Redis, Rasa and the store are opened on start-up.
+
+    ``clock`` is the time the ticket API records state changes at.
+    """
+    app = web.Application(client_max_size=JSON_BODY_MAX_BYTES, middlewares=[refusals, api.api_guard])
     app[keys.SETTINGS] = settings
+    app[keys.CLOCK] = clock
+    app[keys.OPENAPI] = api.load_openapi()
     app[keys.TEXTS] = Texts.load()
     app[keys.PAGE] = (STATIC / "index.html").read_bytes()
     client = settings.mailbox.redis()
@@ -44,6 +58,7 @@ def create_app(settings: WebSettings) -> web.Application:
     app.cleanup_ctx.append(_evidence_ctx)
     app.on_shutdown.append(_close_sockets)
     app.add_routes(routes)
+    app.add_routes(api.routes)
     app.router.add_static("/static/", STATIC)
     return app
 
@@ -66,13 +81,23 @@ async def _http_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _evidence_ctx(app: web.Application) -> AsyncIterator[None]:
-    """The evidence store on the ticket database (migrated, as every process does at start)."""
-    settings = app[keys.SETTINGS]
-    engine = make_engine(load_settings().database_url)
+    """The evidence store, the ticket store, the SLA watcher's view and the outbound path (for
+    status notices) on the ticket database (migrated, as every process does at start)."""
+    settings, process = app[keys.SETTINGS], load_settings()
+    engine = make_engine(process.database_url)
     migrate(engine)
+    sessions = make_sessionmaker(engine)
     evidence = settings.evidence
-    app[keys.EVIDENCE] = EvidenceStore(make_sessionmaker(engine), FileSystemStorage(evidence.directory), evidence.max_bytes)
+    app[keys.EVIDENCE] = EvidenceStore(sessions, FileSystemStorage(evidence.directory), evidence.max_bytes)
+    tickets = TicketStore(sessions, attempts=process.db_retry_attempts, delay_s=process.db_retry_delay_s)
+    app[keys.TICKETS] = tickets
+    app[keys.SLA] = SlaWatch(sessions, tickets, load_domain_config(process.config_dir).sla)
+    app[keys.NOTICES] = StatusNotices(sessions, load_notice_texts(), window=load_sla_watch_settings().notice_window)
+    outbound_settings = load_outbound_settings()
+    queue = await create_queue(outbound_settings)
+    app[keys.OUTBOUND] = Outbound(OutboundStore(sessions), queue, outbound_settings)
     yield
+    await queue.close(close_connection_pool=True)
     engine.dispose()
 
 

@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
 import aiohttp
 import redis.asyncio as aioredis
 from aiohttp import web
 
 from bot.evidence import EvidenceStore
+from bot.outbound.delivery import Outbound
+from bot.sla.notices import StatusNotices
+from bot.sla.watch import SlaWatch
+from bot.tickets import TicketStore
 from bot.outbound.webchat import WebChatMailbox
 from web.push import PushHub
 from web.settings import WebSettings
@@ -20,3 +28,13 @@ HUB = web.AppKey("hub", PushHub)
 HTTP = web.AppKey("http", aiohttp.ClientSession)
 EVIDENCE = web.AppKey("evidence", EvidenceStore)
 PAGE = web.AppKey("page", bytes)
+TICKETS = web.AppKey("tickets", TicketStore)
+SLA = web.AppKey("sla", SlaWatch)
+NOTICES = web.AppKey("notices", StatusNotices)
+OUTBOUND = web.AppKey("outbound", Outbound)
+CLOCK = web.AppKey("clock", Callable[[], datetime])
+OPENAPI = web.AppKey("openapi", dict)
+CALLBACKS = web.AppKey("callbacks", Any)
+"""A ``web.api.CallbackDirectory`` when the callbacks feature is wired in; absent: the routes answer 501."""
+SURVEYS = web.AppKey("surveys", Any)
+"""A ``web.api.SurveyDirectory`` when the follow-up feature is wired in; absent: the routes answer 501."""

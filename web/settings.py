@@ -13,6 +13,7 @@
 | WEBCHAT_RATE_LIMIT / WEBCHAT_RATE_WINDOW_S | settings/channels.yml (20 / 10) | messages a session may send per window (more: ``utter_slow_down``) |
 | RASA_HOST / RASA_PORT / RASA_PROCESSES | 127.0.0.1 / 5005 / 2 | the Rasa servers (as scripts/stack.py runs them) |
 | REST_CHANNEL_TOKEN | (none) | bearer token the Rasa REST channel requires |
+| TICKET_API_TOKEN | (none: the ticket API answers 503) | bearer token of the ticket API (``/api/v1``), at least 16 characters; ``make run`` generates one into var/secrets |
 | RASA_TIMEOUT_S | 30 | longest wait for Rasa's reply |
 | EVIDENCE_DIR / EVIDENCE_MAX_BYTES | var/files / 10 MB | see bot/evidence.py |
 """
@@ -23,7 +24,7 @@ import os
 from dataclasses import dataclass, field
 
 from bot.channel_policy import channel_policy
-from bot.settings import rasa_urls
+from bot.settings import MIN_TOKEN_LENGTH, rasa_urls
 from bot.evidence import EvidenceSettings
 from bot.outbound.webchat import MailboxSettings
 
@@ -53,6 +54,7 @@ class WebSettings:
     rate_window_s: int = 10
     rasa_urls: tuple[str, ...] = ("http://127.0.0.1:5005",)
     rest_channel_token: str = field(default="", repr=False)
+    ticket_api_token: str = field(default="", repr=False)
     rasa_timeout_s: float = 30.0
     mailbox: MailboxSettings = MailboxSettings()
     evidence: EvidenceSettings = EvidenceSettings()
@@ -64,6 +66,9 @@ class WebSettings:
         samesite = os.environ.get("WEB_COOKIE_SAMESITE", "Lax")
         if samesite not in ("Lax", "Strict", "None"):
             raise ValueError(f"WEB_COOKIE_SAMESITE must be Lax, Strict or None, got {samesite!r}")
+        api_token = os.environ.get("TICKET_API_TOKEN", "").strip()
+        if api_token and len(api_token) < MIN_TOKEN_LENGTH:
+            raise ValueError(f"TICKET_API_TOKEN must hold a secret of at least {MIN_TOKEN_LENGTH} characters")
         return cls(
             host=os.environ.get("WEB_HOST", "127.0.0.1"),
             port=port,
@@ -75,6 +80,7 @@ class WebSettings:
             rate_window_s=_whole("WEBCHAT_RATE_WINDOW_S", channel_policy().rate_limit.per_seconds),
             rasa_urls=rasa_urls(),
             rest_channel_token=os.environ.get("REST_CHANNEL_TOKEN", ""),
+            ticket_api_token=api_token,
             rasa_timeout_s=float(os.environ.get("RASA_TIMEOUT_S", "30")),
             mailbox=MailboxSettings.from_env(),
             evidence=EvidenceSettings.from_env(),

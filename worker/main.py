@@ -1,4 +1,4 @@
-"""What the worker runs: the outbound jobs, the follow-up jobs, their sweeps, and the resources they share.
+"""What the worker runs: the outbound, call-back, follow-up and SLA watcher jobs, their sweeps, and the resources they share.
 
 Jobs are idempotent (arq may run a job more than once): each reads the message's SQL
 row and does only what the row still needs. A job that must wait raises arq's
@@ -30,6 +30,9 @@ from bot.outbound.registry import register_transport, registered_channels
 from bot.outbound.settings import OutboundSettings
 from bot.outbound.store import OutboundStore
 from bot.outbound.transcript import RasaTranscript
+from bot.sla import jobs as sla_jobs
+from bot.sla.settings import SlaWatchSettings, load_sla_watch_settings
+from bot.sla.watch import Clock
 from worker.followups import followup_cron_jobs, followup_functions, open_followups
 
 logger = logging.getLogger(__name__)
@@ -86,6 +89,7 @@ async def startup(ctx: dict[str, Any]) -> None:
     ctx["transports"] = await open_transports(ctx["transport_modules"])
     ctx["callback_jobs"] = open_callback_jobs(ctx)
     open_followups(ctx)
+    await sla_jobs.open_sla(ctx)
 
 
 async def shutdown(ctx: dict[str, Any]) -> None:
@@ -125,29 +129,40 @@ def worker_settings(
     database_url: str,
     rasa_token: str,
     transport_modules: Sequence[str] = TRANSPORT_MODULES,
+    sla_settings: SlaWatchSettings | None = None,
+    clock: Clock | None = None,
 ) -> dict[str, Any]:
-    """Keyword arguments for ``arq.Worker`` (or ``arq.run_worker``): jobs, sweep, queue, start-up."""
+    """Keyword arguments for ``arq.Worker`` (or ``arq.run_worker``): jobs, sweeps, queue, start-up.
+
+    ``clock`` is the time the SLA jobs read (the real one unless a test drives its own).
+    """
+    ctx: dict[str, Any] = {
+        "outbound_settings": settings,
+        "database_url": database_url,
+        "rasa_token": rasa_token,
+        "transport_modules": tuple(transport_modules),
+        "sla_settings": sla_settings or load_sla_watch_settings(),
+    }
+    if clock is not None:
+        ctx["clock"] = clock
     return {
         "functions": [
             func(deliver_outbound, name=DELIVER_JOB, keep_result=0, max_tries=ARQ_MAX_TRIES),
             func(append_outbound_transcript, name=TRANSCRIPT_JOB, keep_result=0, max_tries=ARQ_MAX_TRIES),
             *worker_functions(ARQ_MAX_TRIES),
             *followup_functions(),
+            *sla_jobs.functions(),
         ],
         "cron_jobs": [
             cron(sweep_outbound, name=SWEEP_JOB, second=0, run_at_startup=True, keep_result=0),
             *worker_cron_jobs(),
             *followup_cron_jobs(),
+            *sla_jobs.cron_jobs(),
         ],
         "redis_settings": redis_settings(settings),
         "job_serializer": serialize,
         "job_deserializer": deserialize,
         "on_startup": startup,
         "on_shutdown": shutdown,
-        "ctx": {
-            "outbound_settings": settings,
-            "database_url": database_url,
-            "rasa_token": rasa_token,
-            "transport_modules": tuple(transport_modules),
-        },
+        "ctx": ctx,
     }

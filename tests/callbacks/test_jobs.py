@@ -27,6 +27,7 @@ from bot.outbound.delivery import Outbound
 from bot.outbound.queue import create_queue
 from bot.outbound.settings import OutboundSettings
 from bot.tickets import TicketDraft, TicketStore
+from bot.sla import jobs as sla
 from tests.callbacks.conftest import REDIS_DB, REDIS_HOST, REDIS_PORT, Clock
 from tests.outbound.support import RasaStandIn, transports
 from worker.main import worker_settings
@@ -85,12 +86,25 @@ async def outbound(settings: OutboundSettings, engine_url: str, redis_client: ai
 RunWorker = Callable[[datetime], Awaitable[Worker]]
 
 
+def without_sla_watch(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """The worker's settings without the SLA watcher's jobs: these tickets' deadlines are
+    deliberately past, and the watcher (tested in tests/sla) would escalate them first."""
+    sla_jobs = {sla.CHECK_JOB, sla.SWEEP_JOB, sla.NOTICE_SWEEP_JOB}
+    return {
+        **kwargs,
+        "functions": [f for f in kwargs["functions"] if f.name not in sla_jobs],
+        "cron_jobs": [c for c in kwargs["cron_jobs"] if c.name not in sla_jobs],
+    }
+
+
 @pytest.fixture
 def run_worker(settings: OutboundSettings, engine_url: str, rasa: RasaStandIn, transports) -> RunWorker:  # noqa: ANN001
     """Run the real worker, with the clock at ``now``, until its queue is empty."""
 
     async def run(now: datetime) -> Worker:
-        kwargs: dict[str, Any] = worker_settings(settings, database_url=engine_url, rasa_token=RASA_TOKEN, transport_modules=())
+        kwargs: dict[str, Any] = without_sla_watch(
+            worker_settings(settings, database_url=engine_url, rasa_token=RASA_TOKEN, transport_modules=())
+        )
         kwargs["ctx"]["clock"] = Clock(now)
         worker = Worker(**kwargs, burst=True, poll_delay=0.01, handle_signals=False)
         try:

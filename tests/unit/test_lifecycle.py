@@ -61,14 +61,14 @@ def test_the_lifecycle_is_the_issues() -> None:
     assert OPEN_STATES == {"new", "acknowledged", "in_progress", "reopened", "escalated"}
 
 
-@pytest.mark.parametrize("actor", ["bot", "system", "customer", "agent:Priya", "agent:Priya Shah"])
+@pytest.mark.parametrize("actor", ["bot", "system", "customer", "sla-watch", "agent:Priya", "agent:Priya Shah"])
 def test_named_actors_are_accepted(actor: str) -> None:
     assert check_actor(actor) == actor
 
 
 @pytest.mark.parametrize("actor", ["", "agent", "agent:", "agent: Priya", "Priya", "BOT", "supervisor"])
 def test_unnamed_or_unknown_actors_are_refused(actor: str) -> None:
-    with pytest.raises(ValueError, match="actor must be one of bot, system, customer or 'agent:<name>'"):
+    with pytest.raises(ValueError, match="actor must be one of bot, system, customer, sla-watch or 'agent:<name>'"):
         check_actor(actor)
 
 

@@ -1,0 +1,225 @@
+"""Fixtures for the SLA watcher's tests: the real SQLite and PostgreSQL stores (``db_url``), a
+clock the test drives, the real Redis and a real arq worker.
+
+| variable | default | meaning |
+|---|---|---|
+| REDIS_HOST / REDIS_PORT | 127.0.0.1 / 6379 | the Redis the worker tests use |
+| SLA_TEST_REDIS_DB | 7 | its database (flushed before and after each test) |
+| E2E_PORT_OFFSET | 0 | the Rasa stand-in listens on 15350 + offset |
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis.asyncio as aioredis
+from aiohttp import web
+from arq.worker import Worker
+from sqlalchemy.orm import sessionmaker
+
+from bot.db import make_engine, make_sessionmaker, migrate
+from bot.domain_config import SlaConfig, load_domain_config
+from bot.outbound import registry
+from bot.outbound.delivery import Outbound
+from bot.outbound.settings import OutboundSettings
+from bot.settings import PROJECT_ROOT
+from bot.sla.notices import StatusNotices, load_notice_texts
+from bot.sla.settings import SlaWatchSettings
+from bot.sla.watch import SlaWatch
+from bot.tickets import TicketDraft, TicketStore
+from bot.triage import sla_deadlines
+from tests.outbound.support import RasaStandIn, RecordingTransport
+from worker.main import worker_settings
+
+REDIS_HOST = os.environ.get("REDIS_HOST", "127.0.0.1")
+REDIS_PORT = int(os.environ.get("REDIS_PORT", "6379"))
+REDIS_DB = int(os.environ.get("SLA_TEST_REDIS_DB", "7"))
+RASA_PORT = 15350 + int(os.environ.get("E2E_PORT_OFFSET", "0"))
+RASA_TOKEN = "sla-test-rasa-token-0123456789"
+T0 = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)
+
+
+@dataclass
+class DrivenClock:
+    """The time the code under test reads; only the test moves it."""
+
+    now: datetime = T0
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> datetime:
+        self.now += timedelta(**delta)
+        return self.now
+
+
+@pytest.fixture(scope="session")
+def sla_config() -> SlaConfig:
+    return load_domain_config(PROJECT_ROOT / "settings").sla
+
+
+def make_draft(opened: datetime, sla: SlaConfig, **overrides: Any) -> TicketDraft:
+    """A P3 delivery complaint opened at ``opened`` with the SLA's own deadlines."""
+    deadlines = sla_deadlines(overrides.get("priority", "P3"), opened, sla)
+    values: dict[str, Any] = dict(
+        channel="webchat",
+        sender_id="web:session-sla-1",
+        narrative="My parcel never arrived.",
+        category="delivery",
+        severity="medium",
+        priority="P3",
+        sla_classify_by=deadlines.classify_by,
+        sla_analyse_by=deadlines.analyse_by,
+        sla_resolve_by=deadlines.resolve_by,
+        sla_close_by=deadlines.close_by,
+    )
+    values.update(overrides)
+    return TicketDraft(**values)
+
+
+@dataclass
+class SlaWorld:
+    """A migrated store with the watcher and the ticket store on it."""
+
+    url: str
+    sessions: sessionmaker
+    tickets: TicketStore
+    watch: SlaWatch
+    sla: SlaConfig
+    clock: DrivenClock = field(default_factory=DrivenClock)
+
+    def file(self, opened: datetime = T0, **overrides: Any) -> str:
+        return self.tickets.create(make_draft(opened, self.sla, **overrides), opened).number
+
+
+@pytest.fixture
+def world(db_url: str, sla_config: SlaConfig) -> Iterator[SlaWorld]:
+    engine = make_engine(db_url)
+    migrate(engine)
+    sessions = make_sessionmaker(engine)
+    tickets = TicketStore(sessions, attempts=3, delay_s=0.05, sla=sla_config)
+    yield SlaWorld(db_url, sessions, tickets, SlaWatch(sessions, tickets, sla_config, batch=100), sla_config)
+    engine.dispose()
+
+
+@pytest.fixture
+async def redis_client() -> AsyncIterator[aioredis.Redis]:
+    """The real Redis (REDIS_HOST/REDIS_PORT, SLA_TEST_REDIS_DB), empty before and after each test."""
+    client = aioredis.Redis(host=REDIS_HOST, port=REDIS_PORT, db=REDIS_DB)
+    await client.flushdb()
+    yield client
+    await client.flushdb()
+    await client.close(close_connection_pool=True)
+
+
+@pytest.fixture
+def outbound_settings() -> OutboundSettings:
+    return OutboundSettings(
+        redis_host=REDIS_HOST,
+        redis_port=REDIS_PORT,
+        redis_db=REDIS_DB,
+        max_attempts=3,
+        retry_base_s=0.05,
+        retry_max_s=0.2,
+        send_timeout_s=2.0,
+        sweep_batch=100,
+        rasa_urls=(f"http://127.0.0.1:{RASA_PORT}",),
+    )
+
+
+@pytest.fixture
+async def outbound(outbound_settings: OutboundSettings, world: SlaWorld, redis_client: aioredis.Redis) -> AsyncIterator[Outbound]:
+    opened = await Outbound.open(outbound_settings, world.url)
+    yield opened
+    await opened.close()
+
+
+@pytest.fixture
+def notices(world: SlaWorld) -> StatusNotices:
+    return StatusNotices(world.sessions, load_notice_texts(), window=timedelta(hours=1))
+
+
+@pytest.fixture
+def transports(monkeypatch: pytest.MonkeyPatch) -> dict[str, RecordingTransport]:
+    """A fresh registry with recording transports for web chat and Telegram (the channels' own
+    transports are tested in tests/worker and tests/web)."""
+    monkeypatch.setattr(registry, "_transports", {})
+    made = {channel: RecordingTransport(channel) for channel in ("webchat", "telegram")}
+    for transport in made.values():
+        registry.register_transport(transport)
+    return made
+
+
+@pytest.fixture
+async def rasa() -> AsyncIterator[RasaStandIn]:
+    """Rasa's tracker-events endpoint on loopback, so sent messages reach a transcript."""
+    stand_in = RasaStandIn()
+    app = web.Application()
+    app.router.add_post("/conversations/{conversation_id:.+}/tracker/events", stand_in.handle)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", RASA_PORT, shutdown_timeout=1.0).start()
+    yield stand_in
+    await runner.cleanup()
+
+
+RunWorker = Callable[..., Awaitable[Worker]]
+
+
+@pytest.fixture
+def run_worker(outbound_settings: OutboundSettings, world: SlaWorld, monkeypatch: pytest.MonkeyPatch) -> RunWorker:
+    """Run the real arq worker (settings as the product builds them) until its queue is empty."""
+    monkeypatch.setenv("COMPLAINTS_CONFIG_DIR", str(Path(PROJECT_ROOT / "settings")))
+
+    async def run(clock: Callable[[], datetime] | None = None, until: datetime | None = None, timeout: float = 30) -> Worker:
+        """Run until idle, and not before ``until`` (real time) if given."""
+        kwargs = worker_settings(
+            outbound_settings, database_url=world.url, rasa_token=RASA_TOKEN, transport_modules=(),
+            sla_settings=SlaWatchSettings(sweep_batch=100), clock=clock,
+        )
+        worker = Worker(**kwargs, burst=False, poll_delay=0.01, handle_signals=False)
+        running = asyncio.create_task(worker.main())
+        try:
+            if until is not None:
+                await asyncio.sleep(max((until - datetime.now(timezone.utc)).total_seconds(), 0))
+            await asyncio.wait_for(until_idle(worker, running), timeout=timeout)
+        finally:
+            running.cancel()
+            await asyncio.gather(running, return_exceptions=True)
+            await asyncio.wait_for(worker.close(), timeout=15)
+        return worker
+
+    return run
+
+
+IDLE_POLLS = 10
+
+
+async def until_idle(worker: Worker, running: asyncio.Task) -> None:
+    """Wait until the worker has run its start-up sweeps and nothing is due or running.
+
+    Burst mode would wait for jobs deferred hours ahead (the SLA checks of a ticket filed
+    now), which the tests do not want to run, and can stop before the start-up sweeps are queued.
+    """
+    idle, started = 0, time.monotonic()
+    while idle < IDLE_POLLS and not running.done():
+        await asyncio.sleep(0.05)
+        if worker._pool is None or time.monotonic() - started < STARTUP_S:
+            continue
+        due = await worker.pool.zcount(worker.queue_name, float("-inf"), time.time() * 1000)
+        idle = idle + 1 if due == 0 and not worker.tasks else 0
+    if running.done():
+        running.result()
+
+
+STARTUP_S = 1.0
+"""Time for a worker's first poll to queue its start-up sweeps (outbound, SLA, status notices);
+with several workers any of them may run them, so a worker's own job count cannot tell."""
