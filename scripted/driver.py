@@ -102,11 +102,14 @@ def recognise(text: str) -> tuple[str | None, dict[str, str]]:
 
 
 def _read_replies(replies: list[dict[str, Any]]) -> tuple[tuple[str, ...], str | None]:
-    """The question the replies end on (the slots it asks for) and a filed ticket's number."""
-    for reply in reversed(replies):
+    """A filed ticket's number (what follows the filing, such as a call-back offer, is for
+    after the ticket), else the question the replies end on (the slots it asks for)."""
+    for reply in replies:
         name, values = recognise(reply.get("text") or "")
         if name in FILED_RESPONSES:
             return (), values.get("ticket_number")
+    for reply in reversed(replies):
+        name, values = recognise(reply.get("text") or "")
         if name in QUESTION_RESPONSES:
             return QUESTION_RESPONSES[name], None
         if name and name.startswith("utter_ask_"):
