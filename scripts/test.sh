@@ -25,9 +25,12 @@ echo "== pytest"
 if [ "$#" -gt 0 ]; then
   exec .venv/bin/python -m pytest "$@"
 fi
-# The call-back dialogue test runs a Rasa agent inside the test process; what that leaves
-# behind in the process's event loops makes later arq tests wait forever, so it runs in
-# a process of its own, after the rest.
-IN_PROCESS_RASA=tests/callbacks/test_dialogue_rasa.py
-.venv/bin/python -m pytest --ignore="$IN_PROCESS_RASA"
-.venv/bin/python -m pytest "$IN_PROCESS_RASA"
+# Two parts run in processes of their own: the call-back dialogue test runs a Rasa agent
+# inside the test process, and the follow-up runner tests then wait forever on their event
+# loop when they share a process with the earlier suites (cause not found yet; each passes
+# alone, which is how they run here).
+OWN_PROCESS=(tests/callbacks/test_dialogue_rasa.py tests/followup)
+.venv/bin/python -m pytest "${OWN_PROCESS[@]/#/--ignore=}"
+for part in "${OWN_PROCESS[@]}"; do
+  .venv/bin/python -m pytest "$part"
+done
