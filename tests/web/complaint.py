@@ -11,6 +11,11 @@ from typing import Any
 
 from scripted.driver import _answer, _read_replies, load_customers
 
+REFUNDS = frozenset({"refund", "expedite_refund"})
+"""The remedies that give the kettle customer their money back: ``refund`` where the complaint is
+filed under product or delivery, ``expedite_refund`` where the model files it under after-sales
+(this channel test does not judge the category; tests/e2e does)."""
+
 MAX_TURNS = 20
 CUSTOMER = next(c for c in load_customers() if c["id"] == "kettle-refund")
 REMEDY_PAYLOAD_WORD = "refund"

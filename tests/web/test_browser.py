@@ -23,7 +23,7 @@ from playwright.async_api import Browser, BrowserContext, Page, async_playwright
 from bot.outbound import Conversation, OutboundMessage
 from bot.outbound.webchat import WebChatMailbox, WebChatTransport
 from bot.tickets import TicketStore
-from tests.web.complaint import tell_complaint
+from tests.web.complaint import REFUNDS, tell_complaint
 from tests.web.conftest import ARTIFACTS, REDIS_DB, WEB_PORTS, WebApp, kept_evidence, session_id_of
 from tests.web.test_api import say
 from tests.web.test_full_complaint import EXPECTED_CHANNEL
@@ -109,9 +109,8 @@ async def test_a_complaint_through_the_page_with_buttons_and_a_reload(
     ticket = web_store.get(told.ticket_number)
     assert ticket is not None
     assert (ticket.sender_id, ticket.channel) == (sender_id, EXPECTED_CHANNEL)
-    assert (ticket.customer_name, ticket.contact, ticket.order_ref, ticket.chosen_option) == (
-        "Jane Morris", "jane.morris@example.com", "88412", "refund",
-    )
+    assert (ticket.customer_name, ticket.contact, ticket.order_ref) == ("Jane Morris", "jane.morris@example.com", "88412")
+    assert ticket.chosen_option in REFUNDS  # the wish came first: a refund, whichever category the model chose
     assert told.pressed[-1] == "Yes, file it"
 
 

@@ -9,7 +9,7 @@ from typing import Any
 import aiohttp
 
 from bot.tickets import TicketStore
-from tests.web.complaint import tell_complaint
+from tests.web.complaint import REFUNDS, tell_complaint
 from tests.web.conftest import WebApp, session_id_of
 from tests.web.test_api import Visitor
 
@@ -47,7 +47,8 @@ async def test_a_complaint_told_over_the_websocket_is_filed_for_this_session(
     assert (ticket.customer_name, ticket.contact, ticket.contact_kind, ticket.order_ref) == (
         "Jane Morris", "jane.morris@example.com", "email", "88412",
     )
-    assert (ticket.chosen_option, ticket.desired_outcome_kind) == ("refund", "refund")
+    assert ticket.desired_outcome_kind == "refund"
+    assert ticket.chosen_option in REFUNDS  # the wish came first, whichever category the model chose
     customer_words = [i["text"] for i in history["items"] if i["from"] == "customer"]
     assert customer_words[0] == "I ordered a kettle on the 3rd (order 88412), it arrived with a cracked lid and your driver just shrugged. I want my money back."
     assert customer_words[-1] == "Yes, file it"
