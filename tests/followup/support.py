@@ -5,7 +5,6 @@ worker run in burst mode with a recording transport."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import time
 from collections.abc import Callable
@@ -137,9 +136,10 @@ async def run_worker(
             idle_polls = idle_polls + 1 if not running and await asyncio.to_thread(until) else 0
     finally:
         task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-        await worker.close()
+        # asyncio.wait, not await: a cancellation that lands inside a Redis command can be
+        # swallowed, and awaiting the task would then wait for ever.
+        await asyncio.wait({task}, timeout=5)
+        await asyncio.wait_for(worker.close(), timeout=15)
     return worker
 
 

@@ -193,7 +193,9 @@ def run_worker(outbound_settings: OutboundSettings, world: SlaWorld, monkeypatch
             await asyncio.wait_for(until_idle(worker, running), timeout=timeout)
         finally:
             running.cancel()
-            await asyncio.gather(running, return_exceptions=True)
+            # asyncio.wait, not await: a cancellation that lands inside a Redis command can be
+            # swallowed, and awaiting the task would then wait for ever.
+            await asyncio.wait({running}, timeout=5)
             await asyncio.wait_for(worker.close(), timeout=15)
         return worker
 
