@@ -63,7 +63,7 @@ KEEPALIVE_S = SERVER_KEEPALIVE_S / 3
 """How long the Rasa server keeps an idle connection to the action server open: well
 under the action server's own limit, so the client always closes first."""
 
-_SESSIONS: dict[tuple[int, int], aiohttp.ClientSession] = {}
+_SESSIONS: dict[int, tuple[asyncio.AbstractEventLoop, aiohttp.ClientSession]] = {}
 
 
 @functools.lru_cache(maxsize=1)
@@ -140,8 +140,9 @@ def _resolve_by_type(type_name: str, default: type[Event] | None = None) -> type
 
 def _shared_session(endpoint: EndpointConfig) -> aiohttp.ClientSession:
     """The endpoint's session in the running loop, with Rasa's headers, auth and timeout."""
-    key = (id(asyncio.get_running_loop()), id(endpoint))
-    session = _SESSIONS.get(key)
+    loop = asyncio.get_running_loop()
+    kept = _SESSIONS.get(id(endpoint))
+    session = kept[1] if kept and kept[0] is loop else None  # never a session of a finished loop
     if session is None or session.closed:
         auth = aiohttp.BasicAuth(endpoint.basic_auth["username"], endpoint.basic_auth["password"]) if endpoint.basic_auth else None
         session = aiohttp.ClientSession(
@@ -150,7 +151,7 @@ def _shared_session(endpoint: EndpointConfig) -> aiohttp.ClientSession:
             timeout=aiohttp.ClientTimeout(total=DEFAULT_REQUEST_TIMEOUT),
             connector=aiohttp.TCPConnector(keepalive_timeout=KEEPALIVE_S),
         )
-        _SESSIONS[key] = session
+        _SESSIONS[id(endpoint)] = (loop, session)
     return session
 
 
