@@ -60,8 +60,10 @@ def build_draft(
     now: datetime,
     config: DomainConfig,
     status: str = "new",
+    customer_timezone: str | None = None,
 ) -> TicketDraft:
-    """Everything a new ticket records, from the intake's slots and event log."""
+    """Everything a new ticket records, from the intake's slots and event log, and the
+    time zone the customer's channel reported (None: it reported none)."""
     events = list(events)
     words = intake_messages(events)
     narrative = "\n".join(words)
@@ -103,6 +105,7 @@ def build_draft(
         sla_resolve_by=deadlines.resolve_by,
         sla_close_by=deadlines.close_by,
         transcript=_with_emotion(transcript(events), config),
+        customer_timezone=customer_timezone,
     )
 
 

@@ -148,6 +148,7 @@ class Ticket(Base):
     updated_at = Column(UTCDateTime, nullable=False)
     resolved_at = Column(UTCDateTime)
     repeat_of = Column(String(16))
+    customer_timezone = Column(String(64))
     """The number of the same customer's earlier ticket this one repeats (same order, or within the window)."""
 
 

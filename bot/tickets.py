@@ -49,6 +49,8 @@ class TicketDraft:
 
     Datetimes must be timezone-aware. Optional 5W1H details are None when never
     given; ``unknown``/``none`` answers are kept as the customer gave them.
+    ``customer_timezone`` is the IANA zone the customer's channel reported (None: the
+    channel sent none); the satisfaction survey keeps to quiet hours in it.
     """
 
     channel: str
@@ -82,6 +84,7 @@ class TicketDraft:
     chosen_option: str | None = None
     offered_options: list[str] = field(default_factory=list)
     transcript: list[dict[str, Any]] = field(default_factory=list)
+    customer_timezone: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -285,7 +288,7 @@ class TicketStore:
         """Schedule or cancel the ticket's satisfaction follow-up for this move, in this transaction."""
         on_ticket_status(
             session, ticket_number=ticket.number, sender_id=ticket.sender_id, to=to, now=now,
-            policy=self._followups or followup_policy(),
+            policy=self._followups or followup_policy(), time_zone=ticket.customer_timezone,
         )
 
     def events(self, number: str) -> list[TicketEventRecord]:

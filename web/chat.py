@@ -25,6 +25,7 @@ from bot.channel_policy import RateLimit
 from bot.evidence import EvidenceRejected
 from bot.outbound.webchat import make_item
 from bot.rate_limit import ConversationRateLimiter
+from bot.time_zones import known_time_zone
 from web import keys
 from web.rasa import RasaSlowDown, RasaUnavailable, ask_rasa
 from web.settings import JSON_BODY_MAX_BYTES, MAX_MESSAGE_CHARS, MULTIPART_OVERHEAD_BYTES
@@ -163,9 +164,22 @@ def parse_message(body: Any) -> tuple[str, str | None]:
     return CONTROL_CHARACTERS.sub("", body["text"]).strip(), title
 
 
-async def handle_message(app: web.Application, session_id: str, text: str, title: str | None) -> Outcome:
-    """Store the customer's message, ask Rasa, store its replies; each stored item is pushed
-    to every open page of the session. A flood gets a notice instead, shown only to the sender."""
+def parse_time_zone(body: Any) -> str | None:
+    """The browser's IANA time zone a message body carries (``time_zone``), if the tz database
+    knows it. Anything else is dropped, not refused: the message still counts, on the default zone."""
+    sent = body.get("time_zone") if isinstance(body, dict) else None
+    zone = known_time_zone(sent)
+    if sent is not None and zone is None:
+        logger.info("web chat message with an unknown time zone; the default applies")
+    return zone
+
+
+async def handle_message(
+    app: web.Application, session_id: str, text: str, title: str | None, time_zone: str | None = None
+) -> Outcome:
+    """Store the customer's message, ask Rasa (with the browser's time zone), store its replies;
+    each stored item is pushed to every open page of the session. A flood gets a notice
+    instead, shown only to the sender."""
     settings, texts = app[keys.SETTINGS], app[keys.TEXTS]
     if not text:
         return Outcome(400, error="empty_message")
@@ -180,7 +194,8 @@ async def handle_message(app: web.Application, session_id: str, text: str, title
     await mailbox.append(session_id, customer)
     try:
         replies = await ask_rasa(
-            app[keys.HTTP], settings.rasa_urls, settings.rest_channel_token, session_id, text, settings.rasa_timeout_s
+            app[keys.HTTP], settings.rasa_urls, settings.rest_channel_token, session_id, text, settings.rasa_timeout_s,
+            time_zone,
         )
     except RasaSlowDown:
         return Outcome(429, items=[customer], notice=make_item("system", texts.say("utter_slow_down")), error="rate_limited")
@@ -210,10 +225,11 @@ async def post_message(request: web.Request) -> web.Response:
     if request.content_length is not None and request.content_length > JSON_BODY_MAX_BYTES:
         raise Refused(413, "too_large")
     try:
-        text, title = parse_message(await request.json())
+        body = await request.json()
+        text, title = parse_message(body)
     except ValueError as error:
         raise Refused(400, "bad_request", None) from error
-    outcome = await handle_message(request.app, session["session_id"], text, title)
+    outcome = await handle_message(request.app, session["session_id"], text, title, parse_time_zone(body))
     if outcome.notice is not None:
         return web.json_response({"error": outcome.error, "items": [outcome.notice]}, status=outcome.status)
     if outcome.error:
@@ -251,7 +267,7 @@ async def _socket_message(app: web.Application, session_id: str, data: str) -> d
         text, title = parse_message(body)
     except ValueError:
         return {"type": "error", "error": "bad_request"}
-    outcome = await handle_message(app, session_id, text, title)
+    outcome = await handle_message(app, session_id, text, title, parse_time_zone(body))
     answer: dict[str, Any] = {"type": "done", "ref": body.get("ref"), "items": outcome.items}
     if outcome.notice is not None:
         answer["notice"] = outcome.notice

@@ -14,6 +14,8 @@ from typing import Any
 
 import aiohttp
 
+from bot.time_zones import METADATA_KEY
+
 logger = logging.getLogger(__name__)
 
 
@@ -33,9 +35,16 @@ def pick_url(urls: tuple[str, ...], session_id: str) -> str:
 
 async def ask_rasa(
     http: aiohttp.ClientSession, urls: tuple[str, ...], token: str, session_id: str, text: str, timeout_s: float,
+    time_zone: str | None = None,
 ) -> list[dict[str, Any]]:
-    """Rasa's replies (``[{"text", "buttons"}...]``) to the customer's text."""
-    body = {"sender": f"web:{session_id}", "message": text, "metadata": {"channel": "webchat"}}
+    """Rasa's replies (``[{"text", "buttons"}...]``) to the customer's text.
+
+    ``time_zone`` (a name already checked, :func:`bot.time_zones.known_time_zone`) goes
+    into the message metadata, where the actions read it (call-back times, the survey's
+    quiet hours); without one the configured default applies.
+    """
+    metadata = {"channel": "webchat"} | ({METADATA_KEY: time_zone} if time_zone else {})
+    body = {"sender": f"web:{session_id}", "message": text, "metadata": metadata}
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     url = f"{pick_url(urls, session_id)}/webhooks/rest/webhook"
     try:

@@ -38,6 +38,7 @@ from bot.db import make_sessionmaker
 from bot.domain_config import HUMAN_AGENT
 from bot.outbound.queue import create_queue
 from bot.outbound.settings import load_outbound_settings
+from bot.time_zones import reported_time_zone
 
 logger = logging.getLogger(__name__)
 
@@ -51,8 +52,10 @@ MAX_UNUSABLE_ANSWERS = 2
 is never asked a third time (the intake form keeps the same rule)."""
 ACTION_ENTITY = "callback_action"
 TICKET_ENTITY = "callback_for"
-DECLINE_INTENTS = {"stop": 0.8, "deny": 0.8}
+DECLINE_INTENTS = {"stop": 0.8, "deny": 0.8, "cancel_callback": 0.8}
 """Answers to the offer that mean "no call after all", with the certainty they need."""
+TYPED_ACTIONS = {"cancel_callback": "cancel", "reschedule_callback": "reschedule"}
+"""Intents that change a booked call in words, and the button action each stands for."""
 OUTCOME_RESPONSES = {
     "past": "utter_callback_past",
     "outside_hours": "utter_callback_outside_hours",
@@ -78,11 +81,15 @@ def callbacks() -> Callbacks:
     return Callbacks(store, policy, lambda: create_queue(load_outbound_settings()))
 
 
+def customer_time_zone(tracker: Tracker) -> str | None:
+    """The IANA time zone the customer's channel last reported in a message's metadata (the web
+    chat sends the browser's), or None (Telegram reports none)."""
+    return reported_time_zone(tracker.events, (tracker.latest_message or {}).get("metadata"))
+
+
 def _zone(tracker: Tracker) -> ZoneInfo:
-    """The customer's time zone: what their channel sent in the message metadata, else the default."""
-    metadata = (tracker.latest_message or {}).get("metadata") or {}
-    name = metadata.get("timezone") if isinstance(metadata, dict) else None
-    return customer_zone(name if isinstance(name, str) else None, callbacks().policy)
+    """The customer's time zone, else the policy's default."""
+    return customer_zone(customer_time_zone(tracker), callbacks().policy)
 
 
 def _entity(tracker: Tracker, name: str) -> str | None:
@@ -130,6 +137,14 @@ def _confirm(dispatcher: CollectingDispatcher, domain: DomainDict, tracker: Trac
         slot_time=slot_label(Slot(record.slot_start, record.slot_end), ZoneInfo(record.customer_timezone)),
         reminder_minutes=callbacks().policy.reminder_minutes_before,
         buttons=_manage_buttons(domain, tracker),
+    )
+
+
+def _say_cancelled(dispatcher: CollectingDispatcher, cancelled: CallbackRecord) -> None:
+    dispatcher.utter_message(
+        response="utter_callback_cancelled",
+        ticket_number=cancelled.ticket_number,
+        slot_time=slot_label(Slot(cancelled.slot_start, cancelled.slot_end), ZoneInfo(cancelled.customer_timezone)),
     )
 
 
@@ -227,7 +242,10 @@ class ValidateCallbackForm(Action):
 
 
 class ActionConfirmCallback(Action):
-    """After the form: confirm the booked time (with change and cancel buttons), or acknowledge no call."""
+    """After the form: confirm the booked time (with change and cancel buttons), or acknowledge no call.
+
+    "Cancel my call" said while a new time is being offered for a booked call cancels that call.
+    """
 
     def name(self) -> str:
         return "action_confirm_callback"
@@ -235,8 +253,12 @@ class ActionConfirmCallback(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
         value, key, ticket = tracker.get_slot(TIME_SLOT), tracker.get_slot("callback_key"), tracker.get_slot("callback_ticket")
         record = await asyncio.to_thread(callbacks().store.get, key) if key and value not in (DECLINED, FAILED) else None
+        intent = ((tracker.latest_message or {}).get("intent") or {}).get("name")
+        booked = await callbacks().active(tracker.sender_id) if value == DECLINED and TYPED_ACTIONS.get(intent) == "cancel" else None
         if record is not None:
             _confirm(dispatcher, domain, tracker, record)
+        elif booked is not None:
+            _say_cancelled(dispatcher, await callbacks().cancel(booked, clock()))
         elif value != FAILED:
             dispatcher.utter_message(response="utter_callback_declined", ticket_number=ticket)
         dispatcher.utter_message(response="utter_anything_else")
@@ -244,12 +266,15 @@ class ActionConfirmCallback(Action):
 
 
 class ActionManageCallback(Action):
-    """Call-back buttons pressed outside the offer form.
+    """A booked call changed outside the offer form: by its buttons, or in words.
 
     The confirmation's and reminder's buttons change the time (offer again) or cancel
-    the call; a time button of an offer we pushed (:func:`bot.callbacks.service.pushed_offer`,
-    e.g. near an SLA breach) books that time for the ticket it names, if the ticket is
-    this conversation's.
+    the call, and so do the customer's own words ("cancel my call", intent
+    ``cancel_callback``; "can we move the call to Friday at 10", ``reschedule_callback``).
+    A new time named in the words is booked at once if it can be, else said why and
+    offered the free times. A time button of an offer we pushed
+    (:func:`bot.callbacks.service.pushed_offer`, e.g. near an SLA breach) books that time
+    for the ticket it names, if the ticket is this conversation's.
     """
 
     def name(self) -> str:
@@ -257,23 +282,30 @@ class ActionManageCallback(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
         pushed = _entity(tracker, TIME_SLOT)
-        if pushed is not None and _entity(tracker, ACTION_ENTITY) is None:
+        button = _entity(tracker, ACTION_ENTITY)
+        if pushed is not None and button is None:
             return await self._book_pushed(dispatcher, tracker, domain, pushed)
+        intent = ((tracker.latest_message or {}).get("intent") or {}).get("name")
         service = callbacks()
         record = await service.active(tracker.sender_id)
         if record is None:
             dispatcher.utter_message(response="utter_callback_none_to_change")
             return []
-        if _entity(tracker, ACTION_ENTITY) == "reschedule":
-            return [SlotSet("callback_ticket", record.ticket_number), FollowupAction("action_schedule_callback")]
-        cancelled = await service.cancel(record, clock())
-        dispatcher.utter_message(
-            response="utter_callback_cancelled",
-            ticket_number=cancelled.ticket_number,
-            slot_time=slot_label(Slot(cancelled.slot_start, cancelled.slot_end), ZoneInfo(cancelled.customer_timezone)),
-        )
+        if (button or TYPED_ACTIONS.get(intent)) == "reschedule":
+            typed = None if button else (tracker.latest_message or {}).get("text")
+            return await self._move(dispatcher, tracker, domain, record, typed)
+        _say_cancelled(dispatcher, await service.cancel(record, clock()))
         return []
 
+
+    @staticmethod
+    async def _move(
+        dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict, record: CallbackRecord, typed: str | None
+    ) -> list[EventType]:
+        """Book the time the customer's words name, if any and if it can be; otherwise offer the free times."""
+        if typed and await _book_named(dispatcher, tracker, domain, typed, record.ticket_number, explain_unreadable=False):
+            return []
+        return [SlotSet("callback_ticket", record.ticket_number), FollowupAction("action_schedule_callback")]
 
     @staticmethod
     async def _book_pushed(
@@ -288,25 +320,37 @@ class ActionManageCallback(Action):
         if answer == DECLINED:
             dispatcher.utter_message(response="utter_callback_declined", ticket_number=owner.number)
             return []
-        service = callbacks()
-        booking = await service.answer(
-            answer,
-            offered=[],
-            now=clock(),
-            zone_=_zone(tracker),
-            ticket_number=owner.number,
-            sender_id=tracker.sender_id,
-            channel=conversation_channel(tracker.sender_id, tracker.get_latest_input_channel()),
-        )
-        if booking.record is not None:
-            _confirm(dispatcher, domain, tracker, booking.record)
+        if await _book_named(dispatcher, tracker, domain, answer, owner.number):
             return []
+        return [SlotSet("callback_ticket", owner.number), FollowupAction("action_schedule_callback")]
+
+
+async def _book_named(
+    dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict, answer: str, ticket_number: str,
+    *, explain_unreadable: bool = True,
+) -> bool:
+    """Book the time ``answer`` names (a button's slot, or words) for the ticket and confirm it;
+    else say why not (for an answer naming no time, only if ``explain_unreadable``). True if booked."""
+    service = callbacks()
+    booking = await service.answer(
+        answer,
+        offered=[],
+        now=clock(),
+        zone_=_zone(tracker),
+        ticket_number=ticket_number,
+        sender_id=tracker.sender_id,
+        channel=conversation_channel(tracker.sender_id, tracker.get_latest_input_channel()),
+    )
+    if booking.record is not None:
+        _confirm(dispatcher, domain, tracker, booking.record)
+        return True
+    if explain_unreadable or booking.choice.outcome != "unreadable":
         dispatcher.utter_message(
             response=OUTCOME_RESPONSES[booking.choice.outcome],
             opening_hours=hours_label(service.policy),
             horizon_days=service.policy.horizon_days,
         )
-        return [SlotSet("callback_ticket", owner.number), FollowupAction("action_schedule_callback")]
+    return False
 
 
 def offer_callback_out_of_hours(dispatcher: CollectingDispatcher, ticket_number: str) -> list[EventType]:

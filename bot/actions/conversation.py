@@ -10,6 +10,7 @@ from rasa_sdk.types import DomainDict
 from bot.actions.callbacks import offer_callback_out_of_hours
 from bot.actions.runtime import runtime
 from bot.actions.slots import reset_intake
+from bot.actions.survey import typed_number_outside_the_survey
 from bot.actions.tickets import file_from_tracker, timeline
 from bot.transcript import intake_messages
 from bot.triage import UNPLACED_INTENTS, complaint_category
@@ -58,7 +59,8 @@ class ActionClarifyFallback(Action):
     """Ask a clarifying question; on the second miss in a row, offer a person.
 
     A long message the classifier was unsure of is treated as a complaint, so an upset
-    customer who writes a paragraph is listened to rather than asked to rephrase.
+    customer who writes a paragraph is listened to rather than asked to rephrase. A lone
+    number typed soon after this conversation's survey is answered as about the survey.
     """
 
     def name(self) -> str:
@@ -67,6 +69,9 @@ class ActionClarifyFallback(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
+        survey = await typed_number_outside_the_survey(dispatcher, tracker, domain)
+        if survey is not None:
+            return survey
         message = tracker.latest_message or {}
         intent = message.get("intent") or {}
         text = message.get("text") or ""

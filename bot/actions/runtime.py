@@ -17,6 +17,7 @@ from bot import log_privacy
 from bot.domain_config import DomainConfig, load_domain_config
 from bot.followup.store import FollowupStore
 from bot.settings import Settings, load_settings
+from bot.sla.watch import SlaWatch
 from bot.spool import Spool
 from bot.tickets import TicketStore
 
@@ -35,6 +36,7 @@ class Runtime:
         )
         self.spool = Spool(settings.spool_dir)
         self.followups = FollowupStore(make_sessionmaker(engine))
+        self.sla_watch = SlaWatch(make_sessionmaker(engine), self.store, config.sla)
         self._engine = engine
         self._schema_ready = False
         self._schema_lock = threading.Lock()

@@ -1,4 +1,5 @@
-"""File: write the ticket, tell the customer its number and a truthful timeline."""
+"""File: write the ticket, tell the customer its number and a truthful timeline, and have
+its SLA watched from that moment."""
 
 from __future__ import annotations
 
@@ -12,14 +13,19 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
+from redis.exceptions import RedisError
+from sqlalchemy.exc import SQLAlchemyError
 
-from bot.actions.callbacks import after_filing
+from bot.actions.callbacks import after_filing, customer_time_zone
 from bot.actions.responses import response_text
 from bot.actions.runtime import Runtime, runtime
 from bot.actions.slots import reset_intake
 from bot.channels import conversation_channel
 from bot.errors import TicketStoreUnavailable
 from bot.filing import build_draft
+from bot.outbound.queue import create_queue
+from bot.outbound.settings import load_outbound_settings
+from bot.sla.jobs import watch_ticket
 from bot.ticket_access import Access, ticket_access
 from bot.ticket_numbers import find_ticket_number, new_ticket_number
 from bot.tickets import TicketDraft, TicketRecord
@@ -99,8 +105,28 @@ async def file_from_tracker(tracker: Tracker, status: str) -> Filing:
         now=now,
         config=rt.config,
         status=status,
+        customer_timezone=customer_time_zone(tracker),
     )
-    return await asyncio.to_thread(_store_or_spool, rt, draft, now)
+    filing = await asyncio.to_thread(_store_or_spool, rt, draft, now)
+    if not filing.spooled:
+        await watch_sla(rt, filing.number)
+    return filing
+
+
+async def watch_sla(rt: Runtime, number: str) -> None:
+    """Plan the new ticket's SLA checks and queue them now, not at the worker's next sweep
+    (up to a minute later). Best effort: whatever fails here, that sweep still does."""
+    try:
+        queue = await create_queue(load_outbound_settings())
+    except (OSError, RedisError) as error:
+        logger.warning("job queue unreachable; the SLA sweep will plan the ticket", extra={"error": type(error).__name__})
+        return
+    try:
+        await watch_ticket(rt.sla_watch, queue, number)
+    except SQLAlchemyError as error:
+        logger.warning("SLA checks not planned; the SLA sweep will plan the ticket", extra={"error": type(error).__name__})
+    finally:
+        await queue.close(close_connection_pool=True)
 
 
 def timeline(draft: TicketDraft, opened: datetime, rt: Runtime) -> dict[str, str]:

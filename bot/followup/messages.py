@@ -4,7 +4,9 @@ Every sentence lives in domain.yml (responses ``utter_survey_*``); the worker re
 file itself, with no Rasa import. A channel that shows buttons gets the rating as five
 buttons; any other gets the numbers spelled out in the text. A button's payload names
 the ticket and the question, so the answer finds its follow-up whatever else the
-customer was doing: ``/inform{"survey_answer":"CX-7K3F9Q:rating:4"}``.
+customer was doing: ``/inform{"survey_answer":"CX-7K3F9Q:rating:4"}``. The message also
+sets ``survey_step`` to "asked" in the conversation, so an answer typed instead of tapped
+is routed to the survey too (:mod:`bot.actions.survey`).
 """
 
 from __future__ import annotations
@@ -33,6 +35,10 @@ QUESTIONS = ("rating", "solved")
 _VALUE = re.compile(r"(?P<ticket>CX-[0-9A-Z]{6}):(?P<question>[a-z]+):(?P<answer>.{0,40})\Z", re.DOTALL)
 
 STEP_RESPONSES = {"survey": "utter_survey_rating", "reminder": "utter_survey_reminder"}
+STEP_SLOT = "survey_step"
+ASKED = "asked"
+"""The value of the ``survey_step`` slot while a question waits for its answer: the survey and
+its reminder set it with their transcript entry, so a typed answer is routed to the survey."""
 
 
 @dataclass(frozen=True)
@@ -88,9 +94,10 @@ def question_message(
 
 
 def step_message(step: str, ticket_number: str, channel: str, responses: Mapping[str, list[dict[str, Any]]] | None = None) -> OutboundMessage:
-    """The survey (or its reminder) for ``ticket_number`` as the channel can show it."""
+    """The survey (or its reminder) for ``ticket_number`` as the channel can show it; it opens
+    the rating question in the conversation (:data:`ASKED`)."""
     text, buttons = question_message(
         responses or domain_responses(), STEP_RESPONSES[step],
         ticket_number=ticket_number, question="rating", buttons=channel in BUTTON_CHANNELS,
     )
-    return OutboundMessage(text, buttons)
+    return OutboundMessage(text, buttons, slots=((STEP_SLOT, ASKED),))

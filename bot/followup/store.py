@@ -36,6 +36,7 @@ from bot.db import write_session
 from bot.followup.policy import FollowupPolicy
 from bot.models import Base, CustomerText, UTCDateTime, _quoted
 from bot.outbound.messages import Conversation
+from bot.time_zones import known_time_zone
 
 STATES = ("scheduled", "sent", "reminded", "answered", "unanswered", "cancelled")
 """scheduled: survey not yet handed to the outbound path; sent: survey recorded for delivery,
@@ -194,7 +195,7 @@ def on_ticket_status(
         conversation = Conversation.from_sender_id(sender_id)
         if conversation.channel == "rest":
             return
-        zone_name = time_zone or policy.default_time_zone
+        zone_name = known_time_zone(time_zone) or policy.default_time_zone
         due = policy.survey_due(now, zone_name)
         key = followup_key(ticket_number, policy)
         row = session.execute(select(FollowupRow).where(FollowupRow.key == key).with_for_update()).scalar_one_or_none()

@@ -54,12 +54,18 @@ class Button:
 
 @dataclass(frozen=True)
 class OutboundMessage:
-    """A message the customer did not just ask for: an agent's reply, a reminder, a survey."""
+    """A message the customer did not just ask for: an agent's reply, a reminder, a survey.
+
+    ``slots`` are set in the customer's Rasa conversation together with the message's
+    transcript entry: a message that asks a question opens it there (the survey sets
+    ``survey_step``), so the answer typed to it is routed by the question, not by its words.
+    """
 
     text: str
     buttons: tuple[Button, ...] = ()
     author: str = "bot"
     author_name: str | None = None
+    slots: tuple[tuple[str, str], ...] = ()
 
     def __post_init__(self) -> None:
         if self.author not in AUTHORS:

@@ -49,6 +49,7 @@ class OutboundMessageRow(Base):
     buttons = Column(JSON, nullable=False)
     author = Column(String(16), nullable=False)
     author_name = Column(CustomerText)
+    slots = Column(JSON)
     status = Column(String(16), nullable=False)
     attempts = Column(Integer, nullable=False, default=0, server_default="0")
     last_error = Column(String(MAX_ERROR_LENGTH))
@@ -90,6 +91,7 @@ def _record(row: OutboundMessageRow) -> DeliveryRecord:
             buttons=tuple(Button(b["title"], b["payload"]) for b in row.buttons),
             author=row.author,
             author_name=row.author_name,
+            slots=tuple((name, value) for name, value in (row.slots or {}).items()),
         ),
         status=row.status,
         attempts=row.attempts,
@@ -141,6 +143,7 @@ class OutboundStore:
             buttons=[{"title": b.title, "payload": b.payload} for b in message.buttons],
             author=message.author,
             author_name=message.author_name,
+            slots=dict(message.slots) or None,
             status="failed" if refusal else "pending",
             attempts=0,
             last_error=refusal,

@@ -40,6 +40,18 @@ def bot_event(record: DeliveryRecord) -> dict[str, object]:
     }
 
 
+def transcript_events(record: DeliveryRecord) -> dict[str, object] | list[dict[str, object]]:
+    """What is appended for a delivered message: its ``bot`` event, followed by a ``slot``
+    event for each slot the message sets (a list then; Rasa's endpoint takes either)."""
+    said = bot_event(record)
+    if not record.message.slots:
+        return said
+    return [said] + [
+        {"event": "slot", "name": name, "value": value, "timestamp": said["timestamp"]}
+        for name, value in record.message.slots
+    ]
+
+
 class RasaTranscript:
     """Rasa's ``POST /conversations/{id}/tracker/events`` for outbound messages."""
 
@@ -49,13 +61,13 @@ class RasaTranscript:
         self._token = token
 
     async def append(self, record: DeliveryRecord) -> None:
-        """Append the message's ``bot`` event; raise :class:`TranscriptUnavailable` if no server took it."""
+        """Append the message's events; raise :class:`TranscriptUnavailable` if no server took it."""
         path = f"/conversations/{quote(record.conversation.sender_id, safe=':')}/tracker/events"
         timeout = aiohttp.ClientTimeout(total=REQUEST_TIMEOUT_S)
         for base in self._urls:
             try:
                 async with self._session.post(
-                    base + path, params={"token": self._token}, json=bot_event(record), timeout=timeout
+                    base + path, params={"token": self._token}, json=transcript_events(record), timeout=timeout
                 ) as response:
                     if response.status == 200:
                         return

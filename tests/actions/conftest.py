@@ -3,6 +3,7 @@ ticket store on a real database chosen per test."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -28,11 +29,17 @@ def dispatcher() -> CollectingDispatcher:
     return CollectingDispatcher()
 
 
+ACTIONS_REDIS_DB = 11
+"""The job queue's database on the test Redis (REDIS_HOST/REDIS_PORT) for these tests: filing a
+ticket queues its SLA checks at once (bot.actions.tickets.watch_sla)."""
+
+
 @pytest.fixture
 def action_runtime(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Runtime]:
-    """A fresh runtime on a temporary SQLite store and spool."""
+    """A fresh runtime on a temporary SQLite store and spool, its job queue in :data:`ACTIONS_REDIS_DB`."""
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'tickets.db'}")
     monkeypatch.setenv("COMPLAINTS_SPOOL_DIR", str(tmp_path / "spool"))
+    monkeypatch.setenv("WORKER_REDIS_DB", os.environ.get("ACTIONS_TEST_REDIS_DB", str(ACTIONS_REDIS_DB)))
     runtime.cache_clear()
     yield runtime()
     runtime.cache_clear()

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from rasa_sdk import Tracker
-from rasa_sdk.events import SlotSet
+from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from bot.actions.runtime import Runtime
@@ -75,7 +75,8 @@ async def test_a_rating_of_2_reopens_the_ticket_one_step_higher_and_puts_it_in_f
 async def test_a_rating_of_5_asks_whether_it_was_solved_and_yes_closes_the_ticket(
     surveyed: str, action_runtime: Runtime, make_tracker: Callable[..., Tracker], domain: dict[str, Any]
 ) -> None:
-    dispatcher, _ = await _press(make_tracker, domain, f"{surveyed}:rating:5")
+    dispatcher, events = await _press(make_tracker, domain, f"{surveyed}:rating:5")
+    assert events == [SlotSet("survey_step", "asked")]  # a typed yes or no now goes to the survey
     [question] = dispatcher.messages
     assert question["text"] == _text(domain, "utter_survey_solved")
     assert [(b["title"], b["payload"]) for b in question["buttons"]] == [
@@ -106,7 +107,7 @@ async def test_a_3_asks_what_would_have_made_it_better_and_records_the_comment(
     await _press(make_tracker, domain, f"{surveyed}:rating:3")
     dispatcher, events = await _press(make_tracker, domain, f"{surveyed}:solved:yes")
     assert dispatcher.messages == []  # the comment form asks its question
-    assert events == [SlotSet("survey_step", "comment")]
+    assert events == [SlotSet("survey_step", "comment"), FollowupAction("survey_comment_form")]
     assert _state(action_runtime, surveyed) == ("closed", "P3", "answered")
 
     tracker = make_tracker([user_event("A call back would have been quicker.", "inform")], sender_id=SENDER,

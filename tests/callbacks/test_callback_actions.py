@@ -364,3 +364,96 @@ async def test_choosing_a_person_as_the_remedy_out_of_hours_offers_a_call_back(c
     events = await ActionCreateTicket().run(in_hours, tracker, domain)
     assert [m["response"] for m in in_hours.messages] == ["utter_ticket_filed", "utter_ticket_filed_human", "utter_anything_else"]
     assert followups(events) == []
+
+
+def said(make_tracker, text: str, intent: str, *earlier: dict[str, Any], slots: dict[str, Any] | None = None):  # noqa: ANN001
+    """A tracker whose latest message is ``text`` typed by the customer, classified as ``intent``."""
+    return make_tracker([*earlier, user_event(text, intent)], slots, sender_id=SENDER)
+
+
+async def test_cancel_my_call_typed_cancels_the_booked_call(clock, action_runtime, make_tracker, domain) -> None:  # noqa: ANN001
+    await validate(make_tracker, domain, "tomorrow after 3")
+    dispatcher = CollectingDispatcher()
+    assert await ActionManageCallback().run(dispatcher, said(make_tracker, "cancel my call", "cancel_callback"), domain) == []
+    assert [(m["response"], m["ticket_number"], m["slot_time"]) for m in dispatcher.messages] == [
+        ("utter_callback_cancelled", "CX-7K3F9Q", "Tue 1 Dec, 15:00 GMT"),
+    ]
+    store = callback_actions.callbacks().store
+    assert store.get("callback:CX-7K3F9Q:1").state == "cancelled"
+    assert store.active_for_sender(SENDER) is None
+
+
+async def test_a_new_time_typed_moves_the_call_at_once(clock, action_runtime, make_tracker, domain) -> None:  # noqa: ANN001
+    await validate(make_tracker, domain, "tomorrow after 3")
+    dispatcher = CollectingDispatcher()
+    tracker = said(make_tracker, "can we move the call to Wednesday at 10", "reschedule_callback")
+    assert await ActionManageCallback().run(dispatcher, tracker, domain) == []
+    [booked] = dispatcher.messages
+    assert (booked["response"], booked["ticket_number"], booked["slot_time"]) == (
+        "utter_callback_booked", "CX-7K3F9Q", "Wed 2 Dec, 10:00 GMT",
+    )
+    assert [button["title"] for button in booked["buttons"]] == ["Change the time", "Cancel the call"]
+    store = callback_actions.callbacks().store
+    assert store.get("callback:CX-7K3F9Q:1").state == "rescheduled"
+    moved = store.active_for_sender(SENDER)
+    assert (moved.key, moved.slot_start.isoformat(), moved.customer_timezone) == (
+        "callback:CX-7K3F9Q:2", "2026-12-02T10:00:00+00:00", "Europe/London",
+    )
+
+
+async def test_moving_the_call_without_a_time_offers_the_free_times(clock, action_runtime, make_tracker, domain) -> None:  # noqa: ANN001
+    await validate(make_tracker, domain, "tomorrow after 3")
+    dispatcher = CollectingDispatcher()
+    events = await ActionManageCallback().run(dispatcher, said(make_tracker, "can i change my callback", "reschedule_callback"), domain)
+    assert dispatcher.messages == []
+    assert slots_of(events) == {"callback_ticket": "CX-7K3F9Q"}
+    assert followups(events) == ["action_schedule_callback"]
+    assert callback_actions.callbacks().store.active_for_sender(SENDER).key == "callback:CX-7K3F9Q:1"
+
+
+async def test_a_typed_time_that_cannot_be_booked_says_why_keeps_the_call_and_offers_again(
+    clock, action_runtime, make_tracker, domain  # noqa: ANN001
+) -> None:
+    await validate(make_tracker, domain, "tomorrow after 3")
+    dispatcher = CollectingDispatcher()
+    events = await ActionManageCallback().run(dispatcher, said(make_tracker, "move my call to sunday", "reschedule_callback"), domain)
+    assert [m["response"] for m in dispatcher.messages] == ["utter_callback_closed_day"]
+    assert followups(events) == ["action_schedule_callback"]
+    assert callback_actions.callbacks().store.active_for_sender(SENDER).key == "callback:CX-7K3F9Q:1"
+
+
+async def test_a_change_typed_with_no_booked_call_says_there_is_none(clock, action_runtime, make_tracker, domain) -> None:  # noqa: ANN001
+    for text, intent in (("cancel my call", "cancel_callback"), ("move the call to friday", "reschedule_callback")):
+        dispatcher = CollectingDispatcher()
+        assert await ActionManageCallback().run(dispatcher, said(make_tracker, text, intent), domain) == []
+        assert [m["response"] for m in dispatcher.messages] == ["utter_callback_none_to_change"]
+
+
+async def test_cancel_said_while_a_new_time_is_offered_cancels_the_booked_call(
+    clock, action_runtime, make_tracker, domain  # noqa: ANN001
+) -> None:
+    await validate(make_tracker, domain, "tomorrow after 3")
+    events, _ = await validate(make_tracker, domain, "actually just cancel the call", intent="cancel_callback")
+    assert slots_of(events) == {"callback_time": "none"}
+    dispatcher = CollectingDispatcher()
+    tracker = said(make_tracker, "actually just cancel the call", "cancel_callback",
+                   slots={"callback_time": "none", "callback_ticket": "CX-7K3F9Q"})
+    await ActionConfirmCallback().run(dispatcher, tracker, domain)
+    assert [(m["response"], m.get("slot_time")) for m in dispatcher.messages] == [
+        ("utter_callback_cancelled", "Tue 1 Dec, 15:00 GMT"), ("utter_anything_else", None),
+    ]
+    assert callback_actions.callbacks().store.get("callback:CX-7K3F9Q:1").state == "cancelled"
+
+
+async def test_a_time_typed_after_the_browser_sent_its_zone_is_booked_on_that_clock(
+    clock, action_runtime, make_tracker, domain  # noqa: ANN001
+) -> None:
+    earlier = user_event("hello", "greet")
+    earlier["metadata"] = {"channel": "webchat", "timezone": "America/New_York"}
+    await validate(make_tracker, domain, "tomorrow after 3")
+    dispatcher = CollectingDispatcher()
+    tracker = said(make_tracker, "can we move the call to Wednesday at 10", "reschedule_callback", earlier)  # no zone on this one
+    await ActionManageCallback().run(dispatcher, tracker, domain)
+    assert dispatcher.messages[0]["slot_time"] == "Wed 2 Dec, 10:00 EST"
+    moved = callback_actions.callbacks().store.active_for_sender(SENDER)
+    assert (moved.slot_start.isoformat(), moved.customer_timezone) == ("2026-12-02T15:00:00+00:00", "America/New_York")

@@ -72,17 +72,23 @@
 
   function notice(text) { render({ from: "system", text: text }); }
 
+  // The browser's IANA time zone (e.g. "Europe/London"), sent with every message so call-back
+  // times and the survey's quiet hours are the customer's own; the server checks it.
+  function timeZone() {
+    try { return Intl.DateTimeFormat().resolvedOptions().timeZone || null; } catch (e) { return null; }
+  }
+
   async function send(text, title) {
     if (!text.trim()) return;
     setTyping(true);
     if (socket && socket.readyState === WebSocket.OPEN) {
-      socket.send(JSON.stringify({ type: "message", text: text, title: title || null }));
+      socket.send(JSON.stringify({ type: "message", text: text, title: title || null, time_zone: timeZone() }));
       return;
     }
     try {
       const { body } = await api("/api/messages", {
         method: "POST", headers: { "Content-Type": "application/json" },
-        body: JSON.stringify({ text: text, title: title || null }),
+        body: JSON.stringify({ text: text, title: title || null, time_zone: timeZone() }),
       });
       renderAll(body.items);
     } finally {
