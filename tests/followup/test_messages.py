@@ -14,6 +14,11 @@ def test_a_channel_without_buttons_gets_the_numbers_in_the_text() -> None:
     assert "Please reply with one number: 1 (very dissatisfied), 2, 3, 4 or 5 (very satisfied)." in message.text
 
 
+def test_the_survey_and_its_reminder_open_the_rating_question_in_the_conversation() -> None:
+    for step in ("survey", "reminder"):
+        assert step_message(step, "CX-7K3F9Q", "webchat").slots == (("survey_step", "asked"),)
+
+
 def test_a_channel_with_buttons_gets_five_rating_buttons() -> None:
     message = step_message("reminder", "CX-7K3F9Q", "telegram")
     assert [(b.title, b.payload) for b in message.buttons] == [

@@ -16,6 +16,7 @@ from bot.outbound import delivery
 from bot.outbound import Button, Conversation, OutboundMessage, PermanentDeliveryError
 from bot.outbound.delivery import Outbound
 from bot.outbound.queue import DELIVER_JOB
+from tests.outbound.support import REDIS_HOST, REDIS_PORT
 
 QUEUE = "arq:queue"
 WEB = Conversation("webchat", "session-a")
@@ -104,8 +105,8 @@ async def test_the_module_level_deliver_opens_the_process_path_from_the_environm
 ) -> None:
     monkeypatch.setenv("DATABASE_URL", migrated_url)
     monkeypatch.setenv("WORKER_REDIS_DB", "4")
-    monkeypatch.setenv("REDIS_HOST", "127.0.0.1")
-    monkeypatch.setenv("REDIS_PORT", "6379")
+    monkeypatch.setenv("REDIS_HOST", REDIS_HOST)
+    monkeypatch.setenv("REDIS_PORT", str(REDIS_PORT))
     try:
         record = await bot.outbound.deliver(WEB, REMINDER, key="survey:CX-5:72h")
         assert record.status == "pending"

@@ -72,6 +72,30 @@ async def test_the_sent_message_is_appended_to_the_rasa_conversation_without_sid
     ]
 
 
+async def test_a_message_that_opens_a_question_sets_its_slots_with_the_transcript_entry(
+    outbound: Outbound, transports: dict[str, RecordingTransport], rasa: RasaStandIn, run_worker: RunWorker
+) -> None:
+    survey = OutboundMessage("How satisfied are you, from 1 to 5?", (Button("5", "/inform"),), slots=(("survey_step", "asked"),))
+    await outbound.deliver(WEB, survey, key="followup:CX-9:72h:survey")
+    await run_worker()
+
+    record = outbound.store.get("followup:CX-9:72h:survey")
+    assert record.message == survey  # the slots are kept with the message in SQL
+    assert [s.message for s in transports["webchat"].sends] == [survey]
+    [post] = rasa.posts
+    sent_at = record.sent_at.timestamp()
+    assert post["json"] == [
+        {
+            "event": "bot",
+            "text": "How satisfied are you, from 1 to 5?",
+            "timestamp": sent_at,
+            "data": {"buttons": [{"title": "5", "payload": "/inform"}]},
+            "metadata": {"outbound_key": "followup:CX-9:72h:survey", "author": "bot", "author_name": None},
+        },
+        {"event": "slot", "name": "survey_step", "value": "asked", "timestamp": sent_at},
+    ]
+
+
 async def test_a_transient_failure_is_retried_with_back_off_then_sent(
     outbound: Outbound, transports: dict[str, RecordingTransport], rasa: RasaStandIn, run_worker: RunWorker
 ) -> None:
