@@ -127,18 +127,20 @@ class ActionSurveyAnswer(Action):
         except (TicketStoreUnavailable, OperationalError):  # the store is down: nothing was changed
             dispatcher.utter_message(response="utter_technical_difficulty")
             return [SlotSet(STEP_SLOT, DONE)]
-        if reply.understood or entity is not None or reply.ask is None:
-            return _reply_events(dispatcher, domain, reply) + _count_misses(tracker, 0)
-        return self._missed(dispatcher, tracker, domain, reply)
+        if entity is None and not reply.understood:
+            return self._missed(dispatcher, tracker, domain, reply)
+        return _reply_events(dispatcher, domain, reply) + _count_misses(tracker, 0)
 
     @staticmethod
     def _missed(
         dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict, reply: Reply
     ) -> list[EventType]:
-        """Typed words that answer the waiting question with nothing: heard as a new complaint,
-        asked once more, or (the second time) the survey is left to its buttons."""
+        """Typed words that answer nothing: heard as a new complaint; else, with a question waiting,
+        asked once more or (the second time) the survey is left to its buttons; with none, told so."""
         if _tells_a_complaint(tracker.latest_message or {}):
             return [SlotSet(STEP_SLOT, DONE), *_count_misses(tracker, 0), FollowupAction("action_acknowledge_complaint")]
+        if reply.ask is None:
+            return _reply_events(dispatcher, domain, reply) + _count_misses(tracker, 0)
         misses = _misses(tracker) + 1
         if misses >= MAX_MISSES:
             dispatcher.utter_message(response="utter_survey_left_open", ticket_number=reply.ticket_number or "")

@@ -99,8 +99,9 @@ class SurveyAnswers:
             if followup is None or followup.sender_id != sender_id:
                 logger.warning("typed survey answer names a ticket this conversation was not surveyed about")
                 return Reply("utter_survey_not_yours", ask=self.pending(own))
+        answers_something = mentions_rating(text) or parse_solved(text) is not None
         if followup is None:
-            return Reply("utter_survey_none_pending", understood=mentions_rating(text) or parse_solved(text) is not None)
+            return Reply("utter_survey_none_pending", understood=answers_something)
         question = self.pending(followup)
         number = followup.ticket_number
         if question == "rating":
@@ -109,6 +110,8 @@ class SurveyAnswers:
             reply = Reply("utter_survey_rating_given", number)
         elif question == "solved":
             reply = self._solved(followup, text)
+        elif not answers_something:
+            reply = Reply("utter_survey_none_pending", understood=False)
         elif followup.state in OPEN_STATES + ("answered",):
             reply = Reply("utter_survey_already_answered", number)
         else:
