@@ -33,6 +33,7 @@ from bot.callbacks.policy import callback_policy
 from bot.callbacks.service import Callbacks, customer_zone
 from bot.callbacks.slots import Slot, hours_label, in_business_hours, slot_label
 from bot.callbacks.store import CallbackRecord, CallbackStore
+from bot.callbacks.wording import asked_change
 from bot.channels import conversation_channel
 from bot.db import make_sessionmaker
 from bot.domain_config import HUMAN_AGENT
@@ -53,9 +54,8 @@ is never asked a third time (the intake form keeps the same rule)."""
 ACTION_ENTITY = "callback_action"
 TICKET_ENTITY = "callback_for"
 DECLINE_INTENTS = {"stop": 0.8, "deny": 0.8, "cancel_callback": 0.8}
-"""Answers to the offer that mean "no call after all", with the certainty they need."""
-TYPED_ACTIONS = {"cancel_callback": "cancel", "reschedule_callback": "reschedule"}
-"""Intents that change a booked call in words, and the button action each stands for."""
+"""Answers to the offer that mean "no call after all", with the certainty they need
+(``cancel_callback`` only when the words say cancel, :mod:`bot.callbacks.wording`)."""
 OUTCOME_RESPONSES = {
     "past": "utter_callback_past",
     "outside_hours": "utter_callback_outside_hours",
@@ -203,7 +203,10 @@ class ValidateCallbackForm(Action):
         message = tracker.latest_message or {}
         answer = _entity(tracker, TIME_SLOT) or message.get("text") or ""
         intent = message.get("intent") or {}
-        if answer == DECLINED or float(intent.get("confidence") or 0) >= DECLINE_INTENTS.get(intent.get("name"), 2.0):
+        declines = float(intent.get("confidence") or 0) >= DECLINE_INTENTS.get(intent.get("name"), 2.0) and (
+            intent.get("name") != "cancel_callback" or asked_change(answer, intent.get("name")) == "cancel"
+        )
+        if answer == DECLINED or declines:
             return [SlotSet(TIME_SLOT, DECLINED)]
         service = callbacks()
         try:
@@ -253,8 +256,9 @@ class ActionConfirmCallback(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
         value, key, ticket = tracker.get_slot(TIME_SLOT), tracker.get_slot("callback_key"), tracker.get_slot("callback_ticket")
         record = await asyncio.to_thread(callbacks().store.get, key) if key and value not in (DECLINED, FAILED) else None
-        intent = ((tracker.latest_message or {}).get("intent") or {}).get("name")
-        booked = await callbacks().active(tracker.sender_id) if value == DECLINED and TYPED_ACTIONS.get(intent) == "cancel" else None
+        message = tracker.latest_message or {}
+        said_cancel = asked_change(message.get("text") or "", (message.get("intent") or {}).get("name")) == "cancel"
+        booked = await callbacks().active(tracker.sender_id) if value == DECLINED and said_cancel else None
         if record is not None:
             _confirm(dispatcher, domain, tracker, record)
         elif booked is not None:
@@ -270,7 +274,8 @@ class ActionManageCallback(Action):
 
     The confirmation's and reminder's buttons change the time (offer again) or cancel
     the call, and so do the customer's own words ("cancel my call", intent
-    ``cancel_callback``; "can we move the call to Friday at 10", ``reschedule_callback``).
+    ``cancel_callback``; "can we move the call to Friday at 10", ``reschedule_callback``),
+    if the words do ask for a change (:mod:`bot.callbacks.wording`).
     A new time named in the words is booked at once if it can be, else said why and
     offered the free times. A time button of an offer we pushed
     (:func:`bot.callbacks.service.pushed_offer`, e.g. near an SLA breach) books that time
@@ -285,14 +290,18 @@ class ActionManageCallback(Action):
         button = _entity(tracker, ACTION_ENTITY)
         if pushed is not None and button is None:
             return await self._book_pushed(dispatcher, tracker, domain, pushed)
-        intent = ((tracker.latest_message or {}).get("intent") or {}).get("name")
+        message = tracker.latest_message or {}
+        typed = None if button else message.get("text") or ""
+        change = button or asked_change(typed or "", (message.get("intent") or {}).get("name"))
+        if change is None:  # a wish for a call read as a change: answered as any unclear message
+            dispatcher.utter_message(response="utter_clarify")
+            return []
         service = callbacks()
         record = await service.active(tracker.sender_id)
         if record is None:
             dispatcher.utter_message(response="utter_callback_none_to_change")
             return []
-        if (button or TYPED_ACTIONS.get(intent)) == "reschedule":
-            typed = None if button else (tracker.latest_message or {}).get("text")
+        if change == "reschedule":
             return await self._move(dispatcher, tracker, domain, record, typed)
         _say_cancelled(dispatcher, await service.cancel(record, clock()))
         return []

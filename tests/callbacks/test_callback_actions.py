@@ -457,3 +457,14 @@ async def test_a_time_typed_after_the_browser_sent_its_zone_is_booked_on_that_cl
     assert dispatcher.messages[0]["slot_time"] == "Wed 2 Dec, 10:00 EST"
     moved = callback_actions.callbacks().store.active_for_sender(SENDER)
     assert (moved.slot_start.isoformat(), moved.customer_timezone) == ("2026-12-02T15:00:00+00:00", "America/New_York")
+
+
+async def test_a_wish_for_a_call_read_as_a_change_changes_nothing(clock, action_runtime, make_tracker, domain) -> None:  # noqa: ANN001
+    await validate(make_tracker, domain, "tomorrow after 3")
+    for text, intent in (("call me back please", "cancel_callback"), ("please call me tomorrow", "reschedule_callback")):
+        dispatcher = CollectingDispatcher()
+        assert await ActionManageCallback().run(dispatcher, said(make_tracker, text, intent), domain) == []
+        assert [m["response"] for m in dispatcher.messages] == ["utter_clarify"]
+    assert callback_actions.callbacks().store.get("callback:CX-7K3F9Q:1").state == "booked"
+    events, _ = await validate(make_tracker, domain, "call me back please", intent="cancel_callback")
+    assert slots_of(events)["callback_time"] is None  # read as a time (none), never as "no call after all"
