@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
 
 import aiohttp
 import redis.asyncio as aioredis
@@ -16,6 +15,7 @@ from bot.sla.notices import StatusNotices
 from bot.sla.watch import SlaWatch
 from bot.tickets import TicketStore
 from bot.outbound.webchat import WebChatMailbox
+from web.directories import CallbackDirectory, SurveyDirectory
 from web.push import PushHub
 from web.settings import WebSettings
 from web.texts import Texts
@@ -34,7 +34,5 @@ NOTICES = web.AppKey("notices", StatusNotices)
 OUTBOUND = web.AppKey("outbound", Outbound)
 CLOCK = web.AppKey("clock", Callable[[], datetime])
 OPENAPI = web.AppKey("openapi", dict)
-CALLBACKS = web.AppKey("callbacks", Any)
-"""A ``web.api.CallbackDirectory`` when the callbacks feature is wired in; absent: the routes answer 501."""
-SURVEYS = web.AppKey("surveys", Any)
-"""A ``web.api.SurveyDirectory`` when the follow-up feature is wired in; absent: the routes answer 501."""
+CALLBACKS = web.AppKey("callbacks", CallbackDirectory)
+SURVEYS = web.AppKey("surveys", SurveyDirectory)
