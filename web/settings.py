@@ -8,7 +8,7 @@
 | WEB_FRAME_ANCESTORS | * | sites allowed to embed the page in a frame (CSP ``frame-ancestors``) |
 | WEB_SECURE_COOKIES | 0 | 1: the session cookie is ``Secure`` (serve over HTTPS) |
 | WEB_COOKIE_SAMESITE | Lax | ``None`` (with WEB_SECURE_COOKIES=1) lets the widget keep its session inside another site's page |
-| WEBCHAT_SESSION_TTL_S | 86400 | session and history lifetime after the last activity |
+| WEBCHAT_SESSION_TTL_S | 604800 (a week) | session and history lifetime after the last activity (outlives the 72-hour survey and its reminder) |
 | WEBCHAT_REDIS_DB | 2 | Redis database of sessions, histories, rate limits (REDIS_HOST/REDIS_PORT as the stack) |
 | WEBCHAT_RATE_LIMIT / WEBCHAT_RATE_WINDOW_S | settings/channels.yml (20 / 10) | messages a session may send per window (more: ``utter_slow_down``) |
 | RASA_HOST / RASA_PORT / RASA_PROCESSES | 127.0.0.1 / 5005 / 2 | the Rasa servers (as scripts/stack.py runs them) |

@@ -71,7 +71,7 @@ async def test_the_page_issues_an_httponly_lax_session_cookie(offline_web: WebAp
     cookie = page.cookies["webchat_session"]
     assert page.status == 200 and page.content_type == "text/html"
     assert cookie["httponly"] is True and cookie["samesite"] == "Lax" and not cookie["secure"]
-    assert cookie["max-age"] == "86400"
+    assert cookie["max-age"] == "604800"
     assert len(cookie.value) >= 40
     assert "frame-ancestors *" in page.headers["Content-Security-Policy"]
 

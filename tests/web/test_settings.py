@@ -23,7 +23,7 @@ def test_defaults_bind_loopback_and_follow_the_stack() -> None:
     )
     assert settings.allowed_origins == ("http://127.0.0.1:8080", "http://localhost:8080")
     assert settings.rasa_urls == ("http://127.0.0.1:5005", "http://127.0.0.1:5006")
-    assert (settings.rate_limit, settings.rate_window_s, settings.mailbox.session_ttl_s) == (20, 10, 86400)
+    assert (settings.rate_limit, settings.rate_window_s, settings.mailbox.session_ttl_s) == (20, 10, 604800)
     assert "rest_channel_token" not in repr(settings)
 
 
