@@ -16,6 +16,10 @@ from bot.sla.notices import StatusNotices
 from bot.sla.watch import SlaWatch
 from bot.tickets import TicketStore
 from bot.outbound.webchat import WebChatMailbox
+from web.console.accounts import AccountStore
+from web.console.lockout import Lockout
+from web.console.pages import Pages
+from web.console.sessions import ConsoleSessions
 from web.push import PushHub
 from web.settings import WebSettings
 from web.texts import Texts
@@ -38,3 +42,8 @@ CALLBACKS = web.AppKey("callbacks", Any)
 """A ``web.api.CallbackDirectory`` when the callbacks feature is wired in; absent: the routes answer 501."""
 SURVEYS = web.AppKey("surveys", Any)
 """A ``web.api.SurveyDirectory`` when the follow-up feature is wired in; absent: the routes answer 501."""
+ACCOUNTS = web.AppKey("accounts", AccountStore)
+"""The agent console's accounts (set on start-up)."""
+CONSOLE_SESSIONS = web.AppKey("console_sessions", ConsoleSessions)
+LOCKOUT = web.AppKey("lockout", Lockout)
+PAGES = web.AppKey("pages", Pages)
