@@ -120,11 +120,12 @@ def test_an_unguarded_route_stops_the_app_from_being_built() -> None:
     async def fine(_: web.Request) -> web.Response:
         return web.Response(text="ok")
 
-    app.router.add_get("/fine", fine)
-    app.router.add_get("/bare/{id}", bare)
+    app.router.add_get("/console/fine", fine)
+    app.router.add_get("/console/bare/{id}", bare)
+    app.router.add_get("/elsewhere", bare)
     with pytest.raises(RuntimeError) as refused:
         check_every_route_guarded(app)
-    assert str(refused.value) == "console routes without require_agent/require_supervisor/public: ['/bare/{id}']"
+    assert str(refused.value) == "console routes without require_agent/require_supervisor/public: ['/console/bare/{id}']"
 
 
 async def test_the_socket_greets_a_signed_in_account(browser: Browser, agent: Account) -> None:

@@ -19,7 +19,7 @@ import re
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import TextIO
 
 from sqlalchemy import select
@@ -28,7 +28,6 @@ from sqlalchemy.orm import sessionmaker
 
 from bot.db import make_engine, make_sessionmaker, migrate, write_session
 from bot.settings import load_settings
-from bot.sla.watch import utcnow
 from web.console.models import ROLES, ConsoleAccountRow
 from web.console.passwords import Passwords, PasswordRejected
 from web.settings import ConsoleSettings
@@ -188,10 +187,10 @@ def main(argv: list[str] | None = None, stdin: TextIO = sys.stdin) -> int:
         store = AccountStore(make_sessionmaker(engine), Passwords(ConsoleSettings.from_env().policy.password_min_chars))
         password = read_password(stdin)
         if args.command == "create":
-            account = store.create(args.name, args.role, password, now=utcnow(), display_name=args.display_name)
+            account = store.create(args.name, args.role, password, now=datetime.now(timezone.utc), display_name=args.display_name)
             print(f"created {account.role} {account.name!r}")
         else:
-            account = store.set_password(args.name, password, now=utcnow())
+            account = store.set_password(args.name, password, now=datetime.now(timezone.utc))
             print(f"new password set for {account.name!r}")
     except (AccountError, PasswordRejected) as error:
         print(f"refused: {error}", file=sys.stderr)

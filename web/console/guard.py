@@ -1,6 +1,6 @@
 """The one gate of every console route: who is signed in, in which role, and the CSRF check.
 
-Every handler of the console app is wrapped by :func:`require_agent`,
+Every console handler (a route under ``/console``) is wrapped by :func:`require_agent`,
 :func:`require_supervisor` or :func:`public`; :func:`check_every_route_guarded` refuses
 to start an app with a route that is not. Without a session a page redirects to the
 sign-in page, and an API call or a WebSocket gets 401; a signed-in agent asking for a
@@ -60,9 +60,10 @@ def signed_in(request: web.Request) -> Account:
 
 
 def check_every_route_guarded(app: web.Application) -> None:
-    """Refuse an app one of whose routes bypasses the guard (a programming error)."""
+    """Refuse an app one of whose console routes bypasses the guard (a programming error)."""
     bare = [route.resource.canonical for route in app.router.routes()
-            if route.resource is not None and not hasattr(route.handler, ROLE_ATTRIBUTE)]
+            if route.resource is not None and route.resource.canonical.startswith(PREFIX + "/")
+            and not hasattr(route.handler, ROLE_ATTRIBUTE)]
     if bare:
         raise RuntimeError(f"console routes without require_agent/require_supervisor/public: {sorted(set(bare))}")
 
@@ -82,10 +83,25 @@ def _guarded(handler: Handler, role: str) -> Handler:
         if request.method not in SAFE_METHODS and not await _csrf_matches(request, session):
             raise _refused(request, "bad_csrf_token")
         request[ACCOUNT_KEY] = account
-        return await handler(request)
+        return await _saving_session(request, handler)
 
     setattr(guarded, ROLE_ATTRIBUTE, role)
     return guarded
+
+
+async def _saving_session(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Run ``handler`` and save the session into its answer, redirects raised as exceptions
+    included. A WebSocket is under way by the time its handler returns, so a WebSocket
+    handler saves the session itself before it prepares the socket."""
+    sessions = request.config_dict[keys.CONSOLE_SESSIONS]
+    try:
+        response = await handler(request)
+    except web.HTTPException as raised:
+        await sessions.save(request, raised)
+        raise
+    if isinstance(response, web.Response) and not response.prepared:
+        await sessions.save(request, response)
+    return response
 
 
 async def _account(request: web.Request, session: Session) -> Account | None:

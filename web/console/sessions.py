@@ -7,7 +7,8 @@ HttpOnly, SameSite=Strict, and Secure when WEB_SECURE_COOKIES=1.
 The web chat's aiohttp-session middleware runs on every request of the app, and
 aiohttp-session keeps one session per request, so the console does not use its
 middleware or ``get_session``: :class:`ConsoleSessions` loads and saves through the
-storage itself and keeps the session under a request key of its own. A session ends
+storage itself and keeps the session under a request key of its own (the guard saves it
+into every answer). A session ends
 after ``CONSOLE_SESSION_IDLE_S`` without a request (Redis expiry, and the app's clock
 for a key Redis still holds) and ``CONSOLE_SESSION_MAX_S`` after sign-in. Signing in
 replaces the session with a new key and a new CSRF token, so a key planted before
@@ -17,7 +18,7 @@ sign-in is worth nothing after it.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import datetime
 
 import redis.asyncio as aioredis
@@ -109,22 +110,3 @@ class ConsoleSessions:
     async def _forget(self, session: Session) -> None:
         if session.identity is not None:
             await self._redis.delete(f"{COOKIE_NAME}_{session.identity}")
-
-
-def saving(sessions: Callable[[web.Request], ConsoleSessions]) -> Callable[..., Awaitable[web.StreamResponse]]:
-    """Middleware of the console app: save the session into every answer that can carry a
-    cookie, redirects raised as exceptions included. A WebSocket is already under way when
-    its handler returns, so a WebSocket handler saves before it prepares the socket."""
-
-    @web.middleware
-    async def middleware(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> web.StreamResponse:
-        try:
-            response = await handler(request)
-        except web.HTTPException as raised:
-            await sessions(request).save(request, raised)
-            raise
-        if isinstance(response, web.Response) and not response.prepared:
-            await sessions(request).save(request, response)
-        return response
-
-    return middleware

@@ -1,6 +1,6 @@
 """The console's routes: sign-in and sign-out, the queue page, the account API, the WebSocket.
 
-Mounted under ``/console`` (so ``/`` here is ``/console/``). Every handler goes through
+All under ``/console``. Every handler goes through
 the guard (:mod:`web.console.guard`). Nothing here logs what a person typed: a name typed
 into the sign-in form may be a password in the wrong field, so a refused sign-in is
 logged without it, and a session key or CSRF token is never logged at all.
@@ -32,7 +32,7 @@ ACCOUNT_FIELDS = frozenset({"name", "role", "password", "display_name"})
 routes = web.RouteTableDef()
 
 
-@routes.get("/sign-in")
+@routes.get(f"{PREFIX}/sign-in")
 @public
 async def sign_in_page(request: web.Request) -> web.StreamResponse:
     if request[ACCOUNT_KEY] is not None:
@@ -41,7 +41,7 @@ async def sign_in_page(request: web.Request) -> web.StreamResponse:
     return request.config_dict[keys.PAGES].render("sign_in.html", csrf_token=session[CSRF], failed=False)
 
 
-@routes.post("/sign-in")
+@routes.post(f"{PREFIX}/sign-in")
 @public
 async def sign_in(request: web.Request) -> web.StreamResponse:
     """Check the name and password unless sign-in is paused for them; a wrong password and a
@@ -66,7 +66,7 @@ async def sign_in(request: web.Request) -> web.StreamResponse:
     raise web.HTTPSeeOther(HOME_PATH)
 
 
-@routes.post("/sign-out")
+@routes.post(f"{PREFIX}/sign-out")
 @require_agent
 async def sign_out(request: web.Request) -> web.StreamResponse:
     response = web.HTTPSeeOther(SIGN_IN_PATH)
@@ -75,7 +75,7 @@ async def sign_out(request: web.Request) -> web.StreamResponse:
     raise response
 
 
-@routes.get("/")
+@routes.get(f"{PREFIX}/")
 @require_agent
 async def queue_page(request: web.Request) -> web.StreamResponse:
     """The hand-off queue (empty until the hand-off arrives)."""
@@ -84,7 +84,7 @@ async def queue_page(request: web.Request) -> web.StreamResponse:
     )
 
 
-@routes.get("/accounts")
+@routes.get(f"{PREFIX}/accounts")
 @require_supervisor
 async def accounts_page(request: web.Request) -> web.StreamResponse:
     """Supervisors: everyone who can sign in."""
@@ -94,27 +94,27 @@ async def accounts_page(request: web.Request) -> web.StreamResponse:
     )
 
 
-@routes.get("/console.css")
+@routes.get(f"{PREFIX}/console.css")
 @public
 async def stylesheet(_: web.Request) -> web.StreamResponse:
     return web.FileResponse(STYLESHEET)
 
 
-@routes.get("/api/me")
+@routes.get(f"{PREFIX}/api/me")
 @require_agent
 async def me(request: web.Request) -> web.Response:
     """Who is signed in, and the CSRF token the page's scripts send with every write."""
     return web.json_response({"account": signed_in(request).public(), "csrf_token": request[REQUEST_KEY][CSRF]})
 
 
-@routes.get("/api/accounts")
+@routes.get(f"{PREFIX}/api/accounts")
 @require_supervisor
 async def list_accounts(request: web.Request) -> web.Response:
     accounts = await asyncio.to_thread(request.config_dict[keys.ACCOUNTS].all)
     return web.json_response({"accounts": [account.public() for account in accounts]})
 
 
-@routes.post("/api/accounts")
+@routes.post(f"{PREFIX}/api/accounts")
 @require_supervisor
 async def create_account(request: web.Request) -> web.Response:
     """A supervisor adds an agent or supervisor: JSON ``name``, ``role``, ``password``, ``display_name``."""
@@ -133,7 +133,7 @@ async def create_account(request: web.Request) -> web.Response:
     return web.json_response({"account": account.public()}, status=201)
 
 
-@routes.get("/ws")
+@routes.get(f"{PREFIX}/ws")
 @require_agent
 async def socket(request: web.Request) -> web.WebSocketResponse:
     """The console's live channel: it greets the account; the queue's updates come later."""
