@@ -46,7 +46,7 @@ async def test_no_secret_is_logged(
 
     logged = _rendered(caplog.records)
     messages = [record.getMessage() for record in caplog.records if record.name.startswith("web.console")]
-    assert messages.count("console sign-in refused") == 2
+    assert messages.count("console sign-in failed") == 2
     assert messages.count("console sign-in") == 1 and messages.count("console sign-out") == 1
     assert "console account created" in messages
     assert all(secret for secret in secrets_seen)

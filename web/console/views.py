@@ -57,7 +57,7 @@ async def sign_in(request: web.Request) -> web.StreamResponse:
         if account is None:
             await lockout.failed(name, address)
     if account is None:
-        logger.info("console sign-in refused")
+        logger.info("console sign-in failed")
         session = await app[keys.CONSOLE_SESSIONS].anonymous(request)
         return app[keys.PAGES].render("sign_in.html", status=401, csrf_token=session[CSRF], failed=True)
     await lockout.succeeded(name)
