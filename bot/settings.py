@@ -141,6 +141,21 @@ def redis_location() -> RedisLocation:
 MIN_TOKEN_LENGTH = 16
 
 
+MESSAGES_IN_PROGRESS_DEFAULT = 3
+
+
+def messages_in_progress() -> int:
+    """``RASA_MESSAGES_IN_PROGRESS`` (default 3): messages one Rasa process works on at once.
+
+    The rest wait their turn in arrival order (``connectors.admission``). Raise it for a
+    process with more cores; 0 lifts the limit (Rasa's own behaviour).
+    """
+    value = _int("RASA_MESSAGES_IN_PROGRESS", MESSAGES_IN_PROGRESS_DEFAULT)
+    if value < 0:
+        raise SettingsError(f"RASA_MESSAGES_IN_PROGRESS must be 0 or more, got {value}")
+    return value
+
+
 def service_token(name: str) -> str:
     """A shared secret the stack passes in the environment, checked for a usable length.
 

@@ -25,6 +25,7 @@ from bot.sla.watch import Clock, SlaWatch, utcnow
 from bot.tickets import TicketStore
 from web import api, keys
 from web.chat import STATIC, refusals, routes
+from web.console.setup import setup_console
 from web.directories import open_directories
 from web.push import PushHub, run_hub
 from web.settings import JSON_BODY_MAX_BYTES, WebSettings
@@ -61,6 +62,7 @@ def create_app(settings: WebSettings, *, clock: Clock = utcnow) -> web.Applicati
     app.add_routes(routes)
     app.add_routes(api.routes)
     app.router.add_static("/static/", STATIC)
+    setup_console(app, settings)
     return app
 
 

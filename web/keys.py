@@ -15,6 +15,10 @@ from bot.sla.notices import StatusNotices
 from bot.sla.watch import SlaWatch
 from bot.tickets import TicketStore
 from bot.outbound.webchat import WebChatMailbox
+from web.console.accounts import AccountStore
+from web.console.lockout import Lockout
+from web.console.pages import Pages
+from web.console.sessions import ConsoleSessions
 from web.directories import CallbackDirectory, SurveyDirectory
 from web.push import PushHub
 from web.settings import WebSettings
@@ -36,3 +40,8 @@ CLOCK = web.AppKey("clock", Callable[[], datetime])
 OPENAPI = web.AppKey("openapi", dict)
 CALLBACKS = web.AppKey("callbacks", CallbackDirectory)
 SURVEYS = web.AppKey("surveys", SurveyDirectory)
+ACCOUNTS = web.AppKey("accounts", AccountStore)
+"""The agent console's accounts (set on start-up)."""
+CONSOLE_SESSIONS = web.AppKey("console_sessions", ConsoleSessions)
+LOCKOUT = web.AppKey("lockout", Lockout)
+PAGES = web.AppKey("pages", Pages)
