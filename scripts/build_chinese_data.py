@@ -45,12 +45,15 @@ from scripts.zh_labels import READ_LABELS, SKIPPED  # noqa: E402
 EXCERPT = SOURCES / "zh_reviews.csv"
 HELDOUT_FILE = HELDOUT / "zh_complaints.csv"
 EXCERPT_COLUMNS = ("source", "polarity", "side", "category", "text")
-MAX_CHARS = 120
+MAX_CHARS = 80
 """Longer reviews read like letters, not like a first chat message."""
 MIN_HAN = 4
 HELDOUT_SHARE = 4
-SAMPLE = {"neg": 230, "pos": 70}
+SAMPLE = {"neg": 200, "pos": 60}
 """Held-out rows read and labelled: most negative reviews are complaints, positive ones are not."""
+CUED_SAMPLE = 25
+"""Further negative held-out rows read per category cue (TRAINING_CUES), so that categories
+other than the product itself have support; their labels are still given by reading."""
 
 _HAN = re.compile(r"[\u4e00-\u9fff]")
 
@@ -105,6 +108,13 @@ def sample_rows() -> list[dict[str, str]]:
     for polarity, count in SAMPLE.items():
         rows = sorted((row for row in pool if row["polarity"] == polarity), key=lambda row: row["source"])
         chosen += rng.sample(rows, min(count, len(rows)))
+    for category, cues in TRAINING_CUES.items():
+        if category == "product":
+            continue
+        taken = {row["source"] for row in chosen}
+        rows = sorted((row for row in pool if row["polarity"] == "neg" and row["source"] not in taken
+                       and any(cue in row["text"] for cue in cues)), key=lambda row: row["source"])
+        chosen += rng.sample(rows, min(CUED_SAMPLE, len(rows)))
     return chosen
 
 
