@@ -6,8 +6,8 @@ for tickets filed before, or from a channel that sends none (the default then ap
 ``outbound_messages.slots``: what a message we send first opens in the conversation
 (the survey's question), appended with its transcript entry; null for the rest.
 
-Revision ID: 0008_customer_time_zone
-Revises: 0007_sla_watch
+Revision ID: 0009_customer_time_zone
+Revises: 0008_console_accounts
 Create Date: 2026-11-30
 """
 
@@ -16,8 +16,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0008_customer_time_zone"
-down_revision = "0007_sla_watch"
+revision = "0009_customer_time_zone"
+down_revision = "0008_console_accounts"
 branch_labels = None
 depends_on = None
 
