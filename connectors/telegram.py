@@ -64,7 +64,7 @@ from bot.outbound.telegram import (
     split_text,
 )
 from bot.rate_limit import ConversationRateLimiter
-from connectors import rasa_speedups
+from connectors import paused_conversations, rasa_speedups
 
 logger = logging.getLogger(__name__)
 
@@ -192,6 +192,7 @@ class TelegramInput(InputChannel):
         """``GET /webhooks/telegram/`` (health) and ``POST /webhooks/telegram/webhook``."""
         log_privacy.install()
         rasa_speedups.install()
+        paused_conversations.install()
         webhook = Blueprint(f"telegram_{id(self)}", __name__)
 
         @webhook.route("/", methods=["GET"])
