@@ -65,6 +65,7 @@ from bot.outbound.telegram import (
 )
 from bot.rate_limit import ConversationRateLimiter
 from connectors import paused_conversations, rasa_speedups
+from connectors.admission import admitted
 
 logger = logging.getLogger(__name__)
 
@@ -193,6 +194,7 @@ class TelegramInput(InputChannel):
         log_privacy.install()
         rasa_speedups.install()
         paused_conversations.install()
+        on_new_message = admitted(on_new_message)
         webhook = Blueprint(f"telegram_{id(self)}", __name__)
 
         @webhook.route("/", methods=["GET"])

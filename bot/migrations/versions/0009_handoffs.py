@@ -1,7 +1,7 @@
 """Hand-offs: the queue of conversations handed to people, one row per hand-off.
 
-Revision ID: 0008_handoffs
-Revises: 0007_sla_watch (another branch also adds a 0008; they are re-chained when merged)
+Revision ID: 0009_handoffs
+Revises: 0008_console_accounts (written as 0008 after 0007_sla_watch; re-chained after the console's 0008 when main was merged)
 Create Date: 2026-11-30
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0008_handoffs"
-down_revision = "0007_sla_watch"
+revision = "0009_handoffs"
+down_revision = "0008_console_accounts"
 branch_labels = None
 depends_on = None
 
