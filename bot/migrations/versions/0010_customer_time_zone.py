@@ -6,8 +6,8 @@ for tickets filed before, or from a channel that sends none (the default then ap
 ``outbound_messages.slots``: what a message we send first opens in the conversation
 (the survey's question), appended with its transcript entry; null for the rest.
 
-Revision ID: 0009_customer_time_zone
-Revises: 0008_console_accounts
+Revision ID: 0010_customer_time_zone
+Revises: 0009_handoffs
 Create Date: 2026-11-30
 """
 
@@ -16,8 +16,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0009_customer_time_zone"
-down_revision = "0008_console_accounts"
+revision = "0010_customer_time_zone"
+down_revision = "0009_handoffs"
 branch_labels = None
 depends_on = None
 
