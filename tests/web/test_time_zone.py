@@ -1,5 +1,5 @@
-"""The browser's time zone, sent by the page with every message, reaches the ticket and the
-call back through the real stack (two Rasa servers, the action server, Redis, SQLite); a zone
+"""The browser's time zone, sent by the page with every message, reaches the ticket (a complaint
+told over the WebSocket) and the call back (a pushed offer's time pressed) through the real stack (two Rasa servers, the action server, Redis, SQLite); a zone
 the tz database does not know is dropped and the defaults apply."""
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from bot.callbacks.store import CallbackStore
 from bot.db import make_engine, make_sessionmaker
 from bot.tickets import TicketStore
 from tests.round_the_clock import round_the_clock_settings
+from tests.web.complaint import tell_complaint
 from tests.web.conftest import WebApp
 from tests.web.test_api import Visitor
 
@@ -57,7 +58,9 @@ async def test_the_browsers_zone_reaches_the_ticket_and_the_booked_call(
         await Visitor(app, http).open_page()
         async with http.ws_connect(app.ws_url, origin=app.url) as ws:
             page = Page(ws, "America/New_York")
-            number = ticket_number(await page.send("/ask_human"))
+            told = await tell_complaint(page.send, lambda button: page.send(button["payload"]))
+            number = told.ticket_number
+            assert number, told.bot_texts
             slot = free_slots(policy, datetime.now(timezone.utc), {})[3]
             booked = await page.send(pushed_payload(slot.iso(), number))
 
