@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -78,17 +79,18 @@ class HandoffDesk:
 
     async def reply(self, handoff_id: int, agent: Agent, text: str, now: datetime) -> HandoffRecord:
         """Send the agent's message to the customer and keep it in the transcript; a waiting
-        hand-off is claimed first (the reply is the claim)."""
+        hand-off is claimed first (the reply is the claim). Each message gets a fresh delivery key
+        (kept on its transcript line): two identical replies are two messages."""
         record = await asyncio.to_thread(self.store.get, handoff_id)
         if record.state == "waiting":
             record = await self.claim(handoff_id, agent, now)
         if record.state != "claimed" or record.agent != agent.ref:
             raise HandoffTaken(f"hand-off {handoff_id} is {record.state} ({record.agent})")
+        key = f"handoff:{handoff_id}:agent:{secrets.token_hex(8)}"
         line = {"sender": "agent", "agent": agent.ref, "agent_name": agent.display_name, "text": text,
-                "timestamp": now.isoformat(), "handoff_id": handoff_id}
+                "timestamp": now.isoformat(), "handoff_id": handoff_id, "outbound_key": key}
         await asyncio.to_thread(self._tickets.append_transcript, record.ticket_number, [line])
         message = OutboundMessage(text=text, author="agent", author_name=agent.display_name)
-        key = f"handoff:{handoff_id}:agent:{now.strftime('%Y%m%dT%H%M%S%f')}"
         await self._outbound.deliver(Conversation.from_sender_id(record.sender_id), message, key=key)
         await self._notices.agent_message(record, line)
         return record
