@@ -17,7 +17,7 @@ from bot.ticket_numbers import TICKET_TOKEN as _TICKET
 
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 _PHONE = re.compile(r"(?<![\w-])\+?\d[\d ()-]{6,}\d(?![\w-])")
-_ORDER = re.compile(r"(?i)\b(order|ref(?:erence)?|booking|invoice|claim|receipt|account)(\s*(?:no\.?|number|#)?\s*)[A-Z0-9][A-Z0-9-]{2,}")
+_ORDER = re.compile(r"(?i)\b(order|ref(?:erence)?|booking|invoice|claim|receipt|account)(\s*(?:no\.?|number|#)?\s*)(?=[A-Z-]*\d)[A-Z0-9][A-Z0-9-]{2,}")
 _ORDER_ZH = re.compile(r"(订单编号|订单号|订单|运单号|快递单号|物流单号|单号|编号)(\s*(?:是|为)?\s*[:：#]?\s*)[A-Za-z0-9][A-Za-z0-9-]{2,}")
 """A reference after a Chinese label ("订单号：GR-88210457"): Han characters count as word
 characters, so the English pattern's word boundaries do not find it."""
