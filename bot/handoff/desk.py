@@ -36,6 +36,7 @@ logger = logging.getLogger(__name__)
 
 NOTE_EVENT = "agent_note"
 """A private note in the ticket's history: for the team, never shown to the customer."""
+TRANSFER_EVENT = "handoff_transferred"
 RESUME_ACTION = "utter_anything_else"
 """What the assistant says when a person hands the conversation back: it asks what else it can do."""
 
@@ -93,6 +94,16 @@ class HandoffDesk:
         message = OutboundMessage(text=text, author="agent", author_name=agent.display_name)
         await self._outbound.deliver(Conversation.from_sender_id(record.sender_id), message, key=key)
         await self._notices.agent_message(record, line)
+        return record
+
+    async def transfer(self, handoff_id: int, by: Agent, to: Agent, now: datetime, *, supervisor: bool) -> HandoffRecord:
+        """Pass a claimed conversation to another agent: an agent passes on their own, a supervisor anyone's.
+        The move is noted in the ticket's history."""
+        holder = None if supervisor else by.ref
+        record = await asyncio.to_thread(self.store.transfer, handoff_id, to=to.ref, now=now, holder=holder)
+        detail = {"actor": by.ref, "to": to.ref, "handoff_id": handoff_id}
+        await asyncio.to_thread(self._add_event, record.ticket_number, TRANSFER_EVENT, detail, now)
+        await self._notices.changed(record, "transferred", now)
         return record
 
     async def note(self, handoff_id: int, agent: Agent, text: str, now: datetime) -> dict[str, Any]:

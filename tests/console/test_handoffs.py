@@ -18,7 +18,7 @@ from aiohttp.test_utils import TestServer
 from sqlalchemy import select
 
 from bot.followup.store import FollowupRow
-from bot.handoff.desk import NOTE_EVENT
+from bot.handoff.desk import NOTE_EVENT, TRANSFER_EVENT
 from bot.handoff.notices import HandoffNotices
 from bot.handoff.service import Handoffs
 from bot.outbound.messages import Conversation, OutboundMessage
@@ -212,7 +212,7 @@ async def test_customer_text_is_inert_on_the_conversation_page(alex: Browser, wo
 async def test_every_new_write_needs_the_csrf_token(console: TestServer, alex: Browser, world: World) -> None:
     _, handoff = world.hand_over()
     writes = [r for r in console_routes(console.app) if r.method == "POST" and "/handoffs/" in r.path]
-    assert {r.path.rsplit("/", 1)[-1] for r in writes} == {"claim", "messages", "notes", "hand-back", "resolve"}
+    assert {r.path.rsplit("/", 1)[-1] for r in writes} == {"claim", "messages", "notes", "hand-back", "resolve", "transfer"}
     for route in writes:
         for headers in ({}, {"X-CSRF-Token": "forged"}):
             path = route.path.replace("{handoff_id}", str(handoff.id))
@@ -263,3 +263,25 @@ async def test_queue_notices_and_customer_messages_reach_the_socket_within_a_sec
         with pytest.raises(asyncio.TimeoutError):
             await other.receive(timeout=0.3)
     assert [line["text"] for line in world.tickets.get(ticket.number).transcript[-2:]] == ["Is anyone there?", "Yes, Alex here."]
+
+
+async def test_an_agent_transfers_their_conversation_and_a_supervisor_reassigns_it(
+    alex: Browser, bea: Browser, sam: Browser, world: World,
+) -> None:
+    ticket, handoff = world.hand_over()
+    path = f"/console/api/handoffs/{handoff.id}"
+    assert await post(alex, f"{path}/transfer", {"to": "bea"}) == (409, {"error": "taken", "state": "waiting", "agent": None})
+    await post(alex, f"{path}/claim")
+    assert (await post(alex, f"{path}/transfer", {"to": "nobody"}))[0] == 400
+    status, body = await post(alex, f"{path}/transfer", {"to": "bea"})
+    assert status == 200 and (body["handoff"]["state"], body["handoff"]["agent"]) == ("claimed", "agent:bea")
+    stored = world.handoffs.get(handoff.id)
+    assert (stored.state, stored.agent, stored.claimed_at) == ("claimed", "agent:bea", START)
+    assert await get_json(alex, path) == (404, {"error": "not_found"})
+    assert (await get_json(bea, path))[0] == 200
+    assert await post(alex, f"{path}/transfer", {"to": "alex"}) == (404, {"error": "not_found"})
+    status, body = await post(sam, f"{path}/transfer", {"to": "alex"})
+    assert status == 200 and body["handoff"]["agent"] == "agent:alex"
+    moves = [e.detail for e in world.tickets.events(ticket.number) if e.kind == TRANSFER_EVENT]
+    assert moves == [{"actor": "agent:alex", "to": "agent:bea", "handoff_id": handoff.id},
+                     {"actor": "agent:sam", "to": "agent:alex", "handoff_id": handoff.id}]

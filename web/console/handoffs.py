@@ -211,6 +211,21 @@ async def resolve(request: web.Request) -> web.Response:
     return web.json_response({"handoff": handoff_summary(record)})
 
 
+@routes.post(f"{PREFIX}/api/handoffs/{{handoff_id}}/transfer")
+@require_agent
+async def transfer(request: web.Request) -> web.Response:
+    """Pass the conversation to another active account: JSON ``to`` (its sign-in name). An agent
+    passes on their own conversation; a supervisor reassigns anyone's."""
+    to_name = _text(await json_object(request), "to")
+    record, desk, agent, now = await _acting(request)
+    target = await asyncio.to_thread(request.config_dict[keys.ACCOUNTS].by_name, to_name)
+    if target is None or not target.active:
+        raise bad_request("unknown_agent", "no active account has that name")
+    async with _desk_errors(request, record.id):
+        record = await desk.transfer(record.id, agent, agent_of(target), now, supervisor=signed_in(request).is_supervisor)
+    return web.json_response({"handoff": handoff_summary(record)})
+
+
 async def _acting(request: web.Request) -> tuple[HandoffRecord, HandoffDesk, Agent, datetime]:
     """The hand-off the signed-in account may act on (else 404), the desk, the agent and the time."""
     record = await readable(request, _handoff_id(request), acting=True)
