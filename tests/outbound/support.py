@@ -1,4 +1,4 @@
-"""Fixtures shared by tests/outbound and tests/worker: the real Redis (DB 4), the real SQL
+"""Fixtures shared by tests/outbound and tests/worker: the real Redis (``REDIS_HOST``/``REDIS_PORT``, DB 4), the real SQL
 stores, a loopback stand-in for Rasa's tracker-events endpoint, a recording transport,
 and a real arq worker run in burst mode.
 
@@ -9,6 +9,7 @@ the real ones are exercised by their own tests.
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field, replace
@@ -26,6 +27,8 @@ from bot.outbound.messages import Conversation, OutboundMessage
 from bot.outbound.settings import OutboundSettings
 from worker.main import worker_settings
 
+REDIS_HOST = os.environ.get("REDIS_HOST", "127.0.0.1")
+REDIS_PORT = int(os.environ.get("REDIS_PORT", "6379"))
 REDIS_DB = 4
 RASA_PORT = 16101
 CLOSED_PORT = 16102
@@ -88,7 +91,7 @@ def transports(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, RecordingT
 @pytest.fixture
 async def redis_client() -> AsyncIterator[aioredis.Redis]:
     """The real Redis, DB 4, empty before and after each test."""
-    client = aioredis.Redis(host="127.0.0.1", port=6379, db=REDIS_DB)
+    client = aioredis.Redis(host=REDIS_HOST, port=REDIS_PORT, db=REDIS_DB)
     await client.flushdb()
     yield client
     await client.flushdb()
@@ -113,8 +116,8 @@ async def rasa() -> AsyncIterator[RasaStandIn]:
 def settings() -> OutboundSettings:
     """Quick retries, three attempts, the loopback Rasa stand-in."""
     return OutboundSettings(
-        redis_host="127.0.0.1",
-        redis_port=6379,
+        redis_host=REDIS_HOST,
+        redis_port=REDIS_PORT,
         redis_db=REDIS_DB,
         max_attempts=3,
         retry_base_s=0.05,

@@ -16,7 +16,7 @@ import bot.sla.models  # noqa: F401  (declares sla_checks)
 from bot.db import make_engine, migrate
 from bot.models import metadata
 
-HEAD = "0007_sla_watch"
+HEAD = "0008_followup_batches"
 
 
 def _migrate(url: str) -> None:
