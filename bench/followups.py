@@ -161,6 +161,8 @@ class Result:
     max_s: float
     duplicates: int
     worker_cpu_ms: float
+    load: tuple[float, float]
+    """The machine's 1-minute load average when the first follow-up fell due and when the last was sent."""
 
     @property
     def verdict(self) -> str:
@@ -273,9 +275,12 @@ def run(workers: int, args: argparse.Namespace, tmp: Path) -> Result:
         print(f"  {args.count} follow-ups written in {schedule_s:.1f} s; first due in {args.lead:.0f} s", flush=True)
         sweep_s = asyncio.run(sweep(url, timedelta(seconds=args.lead + args.window + 60)))
         sweep_late_s = max(0.0, time.time() - first_due.timestamp())
+        time.sleep(max(0.0, first_due.timestamp() - time.time()))
+        load_at_first_due = os.getloadavg()[0]
         deadline = first_due.timestamp() + args.window + args.timeout
         while time.time() < deadline and sent_count(url) < args.count:
             time.sleep(2)
+        load_at_end = os.getloadavg()[0]
     finally:
         for process in processes:
             if process.is_alive():
@@ -311,6 +316,7 @@ def run(workers: int, args: argparse.Namespace, tmp: Path) -> Result:
         max_s=max(lateness) if lateness else float("nan"),
         duplicates=sum(n - 1 for n in counts.values()),
         worker_cpu_ms=cpu_s * 1000 / len(first) if first else float("nan"),
+        load=(load_at_first_due, load_at_end),
     )
 
 
@@ -346,15 +352,16 @@ def main(argv: list[str] | None = None) -> int:
             f"  sent {result.sent}/{result.count}, {result.jobs_per_s:.0f} follow-ups/s, lateness p50 "
             f"{result.p50_s:.3f} s p99 {result.p99_s:.3f} s max {result.max_s:.3f} s, duplicates {result.duplicates}"
             f", worker CPU {result.worker_cpu_ms:.2f} ms per follow-up (sweep {result.sweep_s:.1f} s, {'finished before' if not result.sweep_late_s else f'{result.sweep_late_s:.1f} s after'} the first due time)"
-            f"; target: {result.verdict}",
+            f"; load average {result.load[0]:.1f} → {result.load[1]:.1f}; target: {result.verdict}",
             flush=True,
         )
     print("\n| workers | due/s | sent | follow-ups/s | lateness p50 | p99 | max | duplicates | worker CPU per follow-up "
-          f"| target: p99 < {TARGET_P99_S:g} s at ≥ {TARGET_DUE_PER_S:,} due/s, 0 duplicates |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+          f"| load average | target: p99 < {TARGET_P99_S:g} s at ≥ {TARGET_DUE_PER_S:,} due/s, 0 duplicates |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for r in results:
         print(f"| {r.workers} | {r.due_per_s:,.0f} | {r.sent:,}/{r.count:,} | {r.jobs_per_s:,.0f} | {r.p50_s:.3f} s "
-              f"| {r.p99_s:.3f} s | {r.max_s:.3f} s | {r.duplicates} | {r.worker_cpu_ms:.2f} ms | {r.verdict} |")
+              f"| {r.p99_s:.3f} s | {r.max_s:.3f} s | {r.duplicates} | {r.worker_cpu_ms:.2f} ms "
+              f"| {r.load[0]:.1f} → {r.load[1]:.1f} | {r.verdict} |")
     return 0 if all(r.duplicates == 0 and r.sent == r.count for r in results) else 1
 
 

@@ -75,13 +75,13 @@ class BatchSettings:
     |---|---|---|
     | FOLLOWUP_LOOKAHEAD_S | 180 | the sweep queues windows due within this many seconds (more than its 60 s period) |
     | FOLLOWUP_WINDOW_S | 0.5 | the width of a window: a step runs at most this late, plus the time to hand it over |
-    | FOLLOWUP_BATCH | 500 | follow-ups one job claims and hands to the outbound path as one batch |
+    | FOLLOWUP_BATCH | 250 | follow-ups one job claims and hands to the outbound path as one batch |
     | FOLLOWUP_CLAIM_LEASE_S | 60 | how long a claimed follow-up is reserved; one whose worker died is claimed again after this |
     """
 
     lookahead_s: float = 180.0
     window_s: float = 0.5
-    batch: int = 500
+    batch: int = 250
     claim_lease_s: float = 60.0
 
     @classmethod
@@ -90,7 +90,7 @@ class BatchSettings:
         settings = cls(
             lookahead_s=_float("FOLLOWUP_LOOKAHEAD_S", 180.0),
             window_s=_float("FOLLOWUP_WINDOW_S", 0.5),
-            batch=_int("FOLLOWUP_BATCH", 500),
+            batch=_int("FOLLOWUP_BATCH", 250),
             claim_lease_s=_float("FOLLOWUP_CLAIM_LEASE_S", 60.0),
         )
         if settings.lookahead_s < 60 or settings.batch < 1:
