@@ -9,9 +9,9 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-import yaml
-from pydantic import BaseModel, ValidationError, conint
+from pydantic import BaseModel, conint
 
+from bot.policy_file import parse_policy_file
 from bot.settings import load_settings
 
 POLICY_FILE = "channels.yml"
@@ -41,14 +41,7 @@ class ChannelPolicy(BaseModel):
 
 def parse_channel_policy(path: Path) -> ChannelPolicy:
     """Read and validate ``path``; the error names the file and the bad key."""
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-        return ChannelPolicy.parse_obj(raw)
-    except (OSError, yaml.YAMLError) as error:
-        raise ChannelPolicyError(f"{path}: {error}") from error
-    except ValidationError as error:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
-        raise ChannelPolicyError(f"{path}: {problems}") from error
+    return parse_policy_file(path, ChannelPolicy, ChannelPolicyError)
 
 
 @lru_cache(maxsize=1)

@@ -14,6 +14,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from bot.language import SUPPORTED_LANGUAGES
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 LOOPBACK = "127.0.0.1"
 
@@ -33,6 +35,7 @@ class Settings:
     timezone: str
     db_retry_attempts: int
     db_retry_delay_s: float
+    default_language: str = "en"
 
 
 def _int(name: str, default: int) -> int:
@@ -63,6 +66,7 @@ def load_settings() -> Settings:
     | COMPLAINTS_TIMEZONE | UTC | timezone for relative dates ("yesterday") |
     | DB_RETRY_ATTEMPTS | 3 | tries before a ticket write is spooled |
     | DB_RETRY_DELAY_S | 0.2 | first back-off between tries (doubles) |
+    | COMPLAINTS_DEFAULT_LANGUAGE | en | language of a conversation until a message clearly is in one (en or zh) |
     """
     var_dir = PROJECT_ROOT / "var"
     settings = Settings(
@@ -73,11 +77,16 @@ def load_settings() -> Settings:
         timezone=os.environ.get("COMPLAINTS_TIMEZONE", "UTC"),
         db_retry_attempts=_int("DB_RETRY_ATTEMPTS", 3),
         db_retry_delay_s=_float("DB_RETRY_DELAY_S", 0.2),
+        default_language=os.environ.get("COMPLAINTS_DEFAULT_LANGUAGE", "en").strip().lower(),
     )
     if settings.db_retry_attempts < 1:
         raise SettingsError("DB_RETRY_ATTEMPTS must be at least 1")
     if len(settings.phone_region) != 2:
         raise SettingsError(f"PHONE_REGION must be a two-letter region code, got {settings.phone_region!r}")
+    if settings.default_language not in SUPPORTED_LANGUAGES:
+        raise SettingsError(
+            f"COMPLAINTS_DEFAULT_LANGUAGE must be one of {', '.join(SUPPORTED_LANGUAGES)}, got {settings.default_language!r}"
+        )
     return settings
 
 
@@ -139,6 +148,21 @@ def redis_location() -> RedisLocation:
 
 
 MIN_TOKEN_LENGTH = 16
+
+
+MESSAGES_IN_PROGRESS_DEFAULT = 3
+
+
+def messages_in_progress() -> int:
+    """``RASA_MESSAGES_IN_PROGRESS`` (default 3): messages one Rasa process works on at once.
+
+    The rest wait their turn in arrival order (``connectors.admission``). Raise it for a
+    process with more cores; 0 lifts the limit (Rasa's own behaviour).
+    """
+    value = _int("RASA_MESSAGES_IN_PROGRESS", MESSAGES_IN_PROGRESS_DEFAULT)
+    if value < 0:
+        raise SettingsError(f"RASA_MESSAGES_IN_PROGRESS must be 0 or more, got {value}")
+    return value
 
 
 def service_token(name: str) -> str:

@@ -288,6 +288,32 @@ class TicketStore:
             policy=self._followups or followup_policy(),
         )
 
+    def append_transcript(self, number: str, lines: list[dict[str, Any]]) -> int:
+        """Add conversation lines (``sender``, ``text``, ``timestamp``, ...) to a ticket's transcript;
+        how many were new.
+
+        For what is said after filing: a hand-off, messages the customer writes while waiting
+        for a person. A line already there (same sender, text and time) is not added again, so
+        a retried append never doubles a message. Under the ticket's row lock, so two appends
+        cannot lose each other's lines.
+        """
+        canonical = normalise_ticket_number(number)
+        if canonical is None:
+            raise TicketNotFound(number)
+
+        def append() -> int:
+            with write_session(self._sessions) as session:
+                ticket = session.scalars(select(Ticket).where(Ticket.number == canonical).with_for_update()).one_or_none()
+                if ticket is None:
+                    raise TicketNotFound(canonical)
+                seen = {_line_key(line) for line in ticket.transcript}
+                new = [copy.deepcopy(line) for line in lines if _line_key(line) not in seen]
+                if new:
+                    ticket.transcript = [*ticket.transcript, *new]
+                return len(new)
+
+        return self._retrying("append_transcript", append)
+
     def events(self, number: str) -> list[TicketEventRecord]:
         """A ticket's history, oldest first."""
         canonical = normalise_ticket_number(number)
@@ -441,6 +467,11 @@ def _record(ticket: Ticket) -> TicketRecord:
             for name, value in values.items()
         }
     )
+
+
+def _line_key(line: dict[str, Any]) -> tuple[Any, Any, Any]:
+    """What makes a transcript line the same line: who said what, when."""
+    return line.get("sender"), line.get("text"), line.get("timestamp")
 
 
 def _require_aware(**values: Any) -> None:

@@ -14,7 +14,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 INTAKE_START_ACTION = "action_acknowledge_complaint"
-INTAKE_END_ACTIONS = frozenset({"action_create_ticket", "action_stop_complaint", "action_request_human"})
+INTAKE_END_ACTIONS = frozenset({"action_create_ticket", "action_stop_complaint", "action_handoff"})
 
 
 def _is_payload(text: str) -> bool:

@@ -28,6 +28,8 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot import log_privacy
+from bot.callbacks.policy import CallbackPolicyError, callback_policy
+from bot.handoff.policy import HandoffPolicyError, handoff_policy
 from bot.settings import SettingsError, service_token
 
 logger = logging.getLogger(__name__)
@@ -70,7 +72,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         token = service_token("ACTION_TOKEN")
-    except SettingsError as exc:
+        handoff_policy().agents.opening_hours(callback_policy())  # a bad policy stops start-up, not a conversation
+    except (SettingsError, HandoffPolicyError, CallbackPolicyError) as exc:
         print(f"action server: {exc}", file=sys.stderr)
         return 2
     sdk_utils.configure_colored_logging(logging.INFO)

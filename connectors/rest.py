@@ -31,7 +31,8 @@ from bot import log_privacy
 from bot.channel_policy import channel_policy
 from bot.rate_limit import ConversationRateLimiter
 from bot.settings import redis_location, service_token
-from connectors import rasa_speedups
+from connectors import paused_conversations, rasa_speedups
+from connectors.admission import admitted
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
@@ -66,9 +67,12 @@ class ReliableRestInput(InputChannel):
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         """The webhook routes; built once at start-up, when process-wide set-up happens too:
-        the log privacy filter and the Rasa hot-path fixes."""
+        the log privacy filter, the Rasa hot-path fixes, the paused conversations' hooks and the gate
+        on messages in progress."""
         log_privacy.install()
         rasa_speedups.install()
+        paused_conversations.install()
+        on_new_message = admitted(on_new_message)
         token = service_token("REST_CHANNEL_TOKEN")
         policy = channel_policy()
         redis = redis_location()

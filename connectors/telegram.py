@@ -64,7 +64,8 @@ from bot.outbound.telegram import (
     split_text,
 )
 from bot.rate_limit import ConversationRateLimiter
-from connectors import rasa_speedups
+from connectors import paused_conversations, rasa_speedups
+from connectors.admission import admitted
 
 logger = logging.getLogger(__name__)
 
@@ -192,6 +193,8 @@ class TelegramInput(InputChannel):
         """``GET /webhooks/telegram/`` (health) and ``POST /webhooks/telegram/webhook``."""
         log_privacy.install()
         rasa_speedups.install()
+        paused_conversations.install()
+        on_new_message = admitted(on_new_message)
         webhook = Blueprint(f"telegram_{id(self)}", __name__)
 
         @webhook.route("/", methods=["GET"])

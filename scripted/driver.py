@@ -23,7 +23,10 @@ import yaml
 
 CUSTOMERS_FILE = Path(__file__).with_name("customers.yml")
 DOMAIN_FILE = Path(__file__).resolve().parent.parent / "domain.yml"
-FILED_RESPONSES = ("utter_ticket_filed", "utter_ticket_spooled", "utter_handoff_requested")
+FILED_RESPONSES = (
+    "utter_ticket_filed", "utter_ticket_spooled", "utter_handoff_waiting", "utter_handoff_waiting_unknown",
+    "utter_handoff_offline", "utter_handoff_no_live_chat", "utter_handoff_spooled",
+)
 DIALOGUE_FILE = DOMAIN_FILE.with_name("settings") / "dialogue.yml"
 QUESTION_RESPONSES: dict[str, tuple[str, ...]] = {
     "utter_ask_chosen_option": ("chosen_option",),

@@ -90,6 +90,7 @@ def stack_environment(overrides: dict[str, str] | None = None) -> dict[str, str]
     | RASA_HOST | 127.0.0.1 | interface the Rasa servers bind |
     | RASA_PORT | 5005 | first Rasa server port (REST: /webhooks/rest/webhook) |
     | RASA_PROCESSES | 2 | Rasa server processes on consecutive ports |
+    | RASA_MESSAGES_IN_PROGRESS | 3 | messages one Rasa process works on at once; the rest wait in arrival order (0: no limit) |
     | RASA_AUTH_TOKEN | generated, var/secrets/rasa_auth_token | token of Rasa's HTTP API (``?token=``) |
     | ACTION_HOST | 127.0.0.1 | interface the action server binds |
     | ACTION_PORT | 5055 | action server port |

@@ -25,11 +25,11 @@ echo "== pytest"
 if [ "$#" -gt 0 ]; then
   exec .venv/bin/python -m pytest "$@"
 fi
-# These run each in a pytest process of its own: the call-back dialogue test runs a Rasa
-# agent inside the test process, and the suites that run the arq worker inside the test
+# These run each in a pytest process of its own: the call-back and hand-off dialogue tests run
+# a Rasa agent inside the test process, and the suites that run the arq worker inside the test
 # process wait forever on their event loop when they share a process with the earlier
 # suites (cause not found yet; each passes alone, which is how they run here).
-OWN_PROCESS=(tests/callbacks/test_dialogue_rasa.py tests/callbacks/test_jobs.py tests/followup tests/sla tests/worker)
+OWN_PROCESS=(tests/callbacks/test_dialogue_rasa.py tests/handoff/test_dialogue_rasa.py tests/callbacks/test_jobs.py tests/followup tests/sla tests/worker)
 .venv/bin/python -m pytest "${OWN_PROCESS[@]/#/--ignore=}"
 for part in "${OWN_PROCESS[@]}"; do
   .venv/bin/python -m pytest "$part"

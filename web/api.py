@@ -7,8 +7,9 @@ $TICKET_API_TOKEN``, compared in constant time; without a configured token the A
 body, a note or a query: only route names, ticket numbers and outcomes.
 
 Callbacks and surveys belong to their own features (``bot/callbacks``, ``bot/followup``); the
-routes speak to them through :class:`CallbackDirectory` and :class:`SurveyDirectory`, set on
-the app under ``keys.CALLBACKS`` / ``keys.SURVEYS``. A deployment without them answers 501.
+routes speak to them through :class:`web.directories.CallbackDirectory` and
+:class:`web.directories.SurveyDirectory`, set on the app under ``keys.CALLBACKS`` /
+``keys.SURVEYS``.
 """
 
 from __future__ import annotations
@@ -20,12 +21,14 @@ import secrets
 from collections.abc import Awaitable, Callable
 from datetime import date, datetime, timezone
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import yaml
 from aiohttp import web
 from dateutil.parser import isoparse
 
+from bot.callbacks import CallbackStateError
+from bot.callbacks.store import STATES as CALLBACK_STATES
 from bot.domain_config import CATEGORIES, PRIORITIES
 from bot.errors import InvalidTransition, TicketNotFound, TicketStoreUnavailable
 from bot.lifecycle import STATES, legal_targets
@@ -45,34 +48,12 @@ MAX_OFFSET = 1_000_000
 MAX_NOTE_CHARS = 2000
 MAX_NUMBER_CHARS = 32
 CHANNEL_NAME = re.compile(r"[a-z0-9_.-]{1,64}")
-STATE_NAME = re.compile(r"[a-z_]{1,32}")
 AGENT_NAME = re.compile(r"\S.{0,99}")
 """An agent's name as ``bot.lifecycle.check_actor`` accepts it after ``agent:`` (one line)."""
 TRANSITION_FIELDS = frozenset({"to", "note", "agent"})
 DONE_FIELDS = frozenset({"note", "agent"})
 
 routes = web.RouteTableDef()
-
-
-class CallbackDirectory(Protocol):
-    """What the callbacks feature offers the API. Items are JSON-ready dicts in the shape of
-    the ``Callback`` schema of web/openapi.yaml (times as RFC 3339 strings)."""
-
-    def list(self, *, state: str | None, limit: int, offset: int) -> list[dict[str, Any]]:
-        """Callbacks, soonest first, optionally only those in ``state``."""
-        ...
-
-    def mark_done(self, callback_id: str, *, actor: str, note: str | None, now: datetime) -> dict[str, Any] | None:
-        """Record the call as made; the callback afterwards, or None when there is no such callback."""
-        ...
-
-
-class SurveyDirectory(Protocol):
-    """What the follow-up feature offers the API: a ticket's survey in the shape of the
-    ``Survey`` schema of web/openapi.yaml, or None when the ticket has none."""
-
-    def for_ticket(self, number: str) -> dict[str, Any] | None:
-        ...
 
 
 class ApiError(Exception):
@@ -187,31 +168,38 @@ async def change_status(request: web.Request) -> web.Response:
 
 @routes.get(f"{PREFIX}/callbacks")
 async def list_callbacks(request: web.Request) -> web.Response:
-    directory = _directory(request, keys.CALLBACKS, "callbacks")
-    state = _word(request.query, "state", STATE_NAME)
+    """The agents' work queue as a list: every callback (or those in ``state``), soonest first, a page at a time."""
+    state = _choice(request.query, "state", CALLBACK_STATES)
     limit = _whole(request.query, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
     offset = _whole(request.query, "offset", 0, 0, MAX_OFFSET)
-    items = await asyncio.to_thread(directory.list, state=state, limit=limit, offset=offset)
-    return web.json_response({"items": items})
+    items, total = await asyncio.to_thread(request.app[keys.CALLBACKS].list, state=state, limit=limit, offset=offset)
+    return web.json_response({"items": items, "total": total, "limit": limit, "offset": offset})
 
 
 @routes.post(f"{PREFIX}/callbacks/{{callback_id}}/done")
 async def callback_done(request: web.Request) -> web.Response:
-    directory = _directory(request, keys.CALLBACKS, "callbacks")
+    """Record the call as made (409 for one cancelled or rescheduled; again: unchanged, 200)."""
     body = await _body(request, DONE_FIELDS, required=False)
     note, actor = _optional_text(body, "note", MAX_NOTE_CHARS), _actor(body)
     callback_id = request.match_info["callback_id"]
-    done = await asyncio.to_thread(directory.mark_done, callback_id, actor=actor, note=note, now=request.app[keys.CLOCK]())
+    directory = request.app[keys.CALLBACKS]
+    try:
+        done = await asyncio.to_thread(directory.mark_done, callback_id, actor=actor, note=note, now=request.app[keys.CLOCK]())
+    except CallbackStateError as refused:
+        raise ApiError(
+            409, "callback_not_open", f"callback {callback_id} was {refused.state}; only a booked or missed call can be marked done",
+            state=refused.state,
+        ) from refused
     if done is None:
         raise ApiError(404, "not_found", "no such callback")
+    logger.info("ticket API: callback marked done", extra={"ticket_number": done["ticket_number"]})
     return web.json_response(done)
 
 
 @routes.get(f"{PREFIX}/tickets/{{number}}/survey")
 async def ticket_survey(request: web.Request) -> web.Response:
-    directory = _directory(request, keys.SURVEYS, "surveys")
     record = await _ticket(request)
-    survey = await asyncio.to_thread(directory.for_ticket, record.number)
+    survey = await asyncio.to_thread(request.app[keys.SURVEYS].for_ticket, record.number)
     if survey is None:
         raise ApiError(404, "not_found", f"ticket {record.number} has no survey")
     return web.json_response(survey)
@@ -275,13 +263,6 @@ async def _announce(app: web.Application, number: str, now: datetime) -> None:
         logger.warning("status notice left to the worker's sweep", extra={"ticket_number": number, "error": type(error).__name__})
 
 
-def _directory(request: web.Request, key: web.AppKey, feature: str) -> Any:
-    directory = request.app.get(key)
-    if directory is None:
-        raise ApiError(501, "not_available", f"{feature} are not served by this deployment yet")
-    return directory
-
-
 async def _body(request: web.Request, allowed: frozenset[str], *, required: bool) -> dict[str, Any]:
     if not request.can_read_body:
         if required:
@@ -323,7 +304,7 @@ def _choice(query: Any, name: str, allowed: tuple[str, ...]) -> str | None:
 
 
 def _word(query: Any, name: str, pattern: re.Pattern[str]) -> str | None:
-    """A code-like filter value (a channel's or a state's name), refused unless it fits ``pattern``."""
+    """A code-like filter value (a channel's name), refused unless it fits ``pattern``."""
     value = query.get(name)
     if value is not None and not pattern.fullmatch(value):
         raise ApiError(400, "bad_request", f"'{name}' must match {pattern.pattern}")

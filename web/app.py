@@ -25,6 +25,8 @@ from bot.sla.watch import Clock, SlaWatch, utcnow
 from bot.tickets import TicketStore
 from web import api, keys
 from web.chat import STATIC, refusals, routes
+from web.console.setup import setup_console
+from web.directories import open_directories
 from web.push import PushHub, run_hub
 from web.settings import JSON_BODY_MAX_BYTES, WebSettings
 from web.texts import Texts
@@ -60,6 +62,7 @@ def create_app(settings: WebSettings, *, clock: Clock = utcnow) -> web.Applicati
     app.add_routes(routes)
     app.add_routes(api.routes)
     app.router.add_static("/static/", STATIC)
+    setup_console(app, settings)
     return app
 
 
@@ -81,8 +84,8 @@ async def _http_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _evidence_ctx(app: web.Application) -> AsyncIterator[None]:
-    """The evidence store, the ticket store, the SLA watcher's view and the outbound path (for
-    status notices) on the ticket database (migrated, as every process does at start)."""
+    """The evidence store, the ticket store, the SLA watcher's view, the callbacks and surveys, and
+    the outbound path (for status notices) on the ticket database (migrated, as every process does at start)."""
     settings, process = app[keys.SETTINGS], load_settings()
     engine = make_engine(process.database_url)
     migrate(engine)
@@ -92,6 +95,7 @@ async def _evidence_ctx(app: web.Application) -> AsyncIterator[None]:
     tickets = TicketStore(sessions, attempts=process.db_retry_attempts, delay_s=process.db_retry_delay_s)
     app[keys.TICKETS] = tickets
     app[keys.SLA] = SlaWatch(sessions, tickets, load_domain_config(process.config_dir).sla)
+    app[keys.CALLBACKS], app[keys.SURVEYS] = open_directories(sessions)
     app[keys.NOTICES] = StatusNotices(sessions, load_notice_texts(), window=load_sla_watch_settings().notice_window)
     outbound_settings = load_outbound_settings()
     queue = await create_queue(outbound_settings)

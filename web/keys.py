@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
 
 import aiohttp
 import redis.asyncio as aioredis
@@ -16,6 +15,11 @@ from bot.sla.notices import StatusNotices
 from bot.sla.watch import SlaWatch
 from bot.tickets import TicketStore
 from bot.outbound.webchat import WebChatMailbox
+from web.console.accounts import AccountStore
+from web.console.lockout import Lockout
+from web.console.pages import Pages
+from web.console.sessions import ConsoleSessions
+from web.directories import CallbackDirectory, SurveyDirectory
 from web.push import PushHub
 from web.settings import WebSettings
 from web.texts import Texts
@@ -34,7 +38,10 @@ NOTICES = web.AppKey("notices", StatusNotices)
 OUTBOUND = web.AppKey("outbound", Outbound)
 CLOCK = web.AppKey("clock", Callable[[], datetime])
 OPENAPI = web.AppKey("openapi", dict)
-CALLBACKS = web.AppKey("callbacks", Any)
-"""A ``web.api.CallbackDirectory`` when the callbacks feature is wired in; absent: the routes answer 501."""
-SURVEYS = web.AppKey("surveys", Any)
-"""A ``web.api.SurveyDirectory`` when the follow-up feature is wired in; absent: the routes answer 501."""
+CALLBACKS = web.AppKey("callbacks", CallbackDirectory)
+SURVEYS = web.AppKey("surveys", SurveyDirectory)
+ACCOUNTS = web.AppKey("accounts", AccountStore)
+"""The agent console's accounts (set on start-up)."""
+CONSOLE_SESSIONS = web.AppKey("console_sessions", ConsoleSessions)
+LOCKOUT = web.AppKey("lockout", Lockout)
+PAGES = web.AppKey("pages", Pages)

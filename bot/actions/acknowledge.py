@@ -9,6 +9,7 @@ from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
+from bot.actions.handoff_checks import hand_off, message_triggers
 from bot.actions.responses import fresh_text
 from bot.actions.runtime import runtime
 from bot.actions.slots import reset_intake
@@ -20,8 +21,9 @@ FORM_NAME = "complaint_form"
 class ActionAcknowledgeComplaint(Action):
     """Acknowledge at once, in words that fit the category and the customer's mood.
 
-    It always hands over to the complaint form, also when it was reached from the
-    fallback (a long message the classifier could not place), where no rule follows.
+    It then hands over to the complaint form, also when it was reached from the fallback
+    (a long message the classifier could not place), where no rule follows; or to a person
+    straight away when the opening meets a hand-off rule ("it caught fire", "I'll sue").
     """
 
     def name(self) -> str:
@@ -41,12 +43,12 @@ class ActionAcknowledgeComplaint(Action):
         opening = fresh_text(domain, f"utter_empathy_{mood}", tracker)
         ownership = fresh_text(domain, f"utter_ack_{guess.category}", tracker)
         dispatcher.utter_message(text=f"{opening} {ownership}")
+        triggers = message_triggers(tracker)
         return reset_intake(tracker) + [
             SlotSet("complaint_category", guess.category),
             SlotSet("category_confidence", guess.confidence),
             SlotSet("mood", mood),
-            FollowupAction(FORM_NAME),
-        ]
+        ] + (hand_off(triggers) if triggers else [FollowupAction(FORM_NAME)])
 
     @staticmethod
     def _acknowledge_more(

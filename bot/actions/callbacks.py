@@ -31,11 +31,10 @@ from bot.callbacks.choosing import parse_slot_payload
 from bot.callbacks.jobs import BUTTON_RESPONSES, manage_buttons, utcnow
 from bot.callbacks.policy import callback_policy
 from bot.callbacks.service import Callbacks, customer_zone
-from bot.callbacks.slots import Slot, hours_label, in_business_hours, slot_label
+from bot.callbacks.slots import Slot, hours_label, slot_label
 from bot.callbacks.store import CallbackRecord, CallbackStore
 from bot.channels import conversation_channel
 from bot.db import make_sessionmaker
-from bot.domain_config import HUMAN_AGENT
 from bot.outbound.queue import create_queue
 from bot.outbound.settings import load_outbound_settings
 
@@ -309,23 +308,10 @@ class ActionManageCallback(Action):
         return [SlotSet("callback_ticket", owner.number), FollowupAction("action_schedule_callback")]
 
 
-def offer_callback_out_of_hours(dispatcher: CollectingDispatcher, ticket_number: str) -> list[EventType]:
-    """When a person is asked for out of hours: apologise and start a callback booking instead of a silent wait.
-
-    Returns no events in business hours (a person will answer).
-    """
-    policy = callback_policy()
-    if in_business_hours(policy, clock()):
-        return []
-    dispatcher.utter_message(response="utter_person_out_of_hours", opening_hours=hours_label(policy))
-    return [SlotSet("callback_ticket", ticket_number), FollowupAction("action_schedule_callback")]
-
-
-def after_filing(dispatcher: CollectingDispatcher, chosen_option: Any, ticket_number: str) -> list[EventType]:
-    """Events that start booking a call once the ticket is filed: the customer chose a call
-    back as their remedy, or chose a person while the team is out."""
+def after_filing(chosen_option: Any, ticket_number: str) -> list[EventType]:
+    """Events that start booking a call once the ticket is filed, when the customer chose a call
+    back as their remedy. (A person chosen as the remedy is a hand-off: bot/actions/handoff.py,
+    which offers a call back itself when nobody is online.)"""
     if chosen_option in CALLBACK_OPTIONS:
         return [SlotSet("callback_ticket", ticket_number), FollowupAction("action_schedule_callback")]
-    if chosen_option == HUMAN_AGENT:
-        return offer_callback_out_of_hours(dispatcher, ticket_number)
     return []

@@ -1,4 +1,4 @@
-"""Leaving the happy path: stopping, asking for a person, not being understood."""
+"""Leaving the happy path: stopping, not being understood."""
 
 from __future__ import annotations
 
@@ -7,12 +7,12 @@ from rasa_sdk.events import ActiveLoop, EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from bot.actions.callbacks import offer_callback_out_of_hours
+from bot.actions.handoff_checks import hand_off, message_triggers
 from bot.actions.runtime import runtime
 from bot.actions.slots import reset_intake
-from bot.actions.tickets import file_from_tracker, timeline
+from bot.actions.tickets import file_from_tracker
 from bot.transcript import intake_messages
-from bot.triage import UNPLACED_INTENTS, complaint_category
+from bot.triage import complaint_category
 
 FALLBACK_INTENT = "nlu_fallback"
 
@@ -32,30 +32,9 @@ class ActionStopComplaint(Action):
         return [ActiveLoop(None), SlotSet("requested_slot", None)] + reset_intake(tracker)
 
 
-class ActionRequestHuman(Action):
-    """Hand the case to people: file what we have, escalated, and say when they will call."""
-
-    def name(self) -> str:
-        return "action_request_human"
-
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> list[EventType]:
-        rt = runtime()
-        filing = await file_from_tracker(tracker, "escalated")
-        dispatcher.utter_message(
-            response="utter_handoff_spooled" if filing.spooled else "utter_handoff_requested",
-            ticket_number=filing.number,
-            **timeline(filing.draft, filing.opened, rt),
-        )
-        callback = [] if filing.spooled else offer_callback_out_of_hours(dispatcher, filing.number)
-        return [ActiveLoop(None), SlotSet("requested_slot", None)] + reset_intake(tracker) + [
-            SlotSet("ticket_number", filing.number)
-        ] + callback
-
-
 class ActionClarifyFallback(Action):
-    """Ask a clarifying question; on the second miss in a row, offer a person.
+    """Ask a clarifying question, unless the hand-off rules say a person should take over
+    (misunderstood too often in a row, a threat, lasting anger).
 
     A long message the classifier was unsure of is treated as a complaint, so an upset
     customer who writes a paragraph is listened to rather than asked to rephrase.
@@ -73,20 +52,8 @@ class ActionClarifyFallback(Action):
         name = intent.get("name") or FALLBACK_INTENT
         if complaint_category(name, float(intent.get("confidence") or 0.0), text, runtime().config.triage):
             return [FollowupAction("action_acknowledge_complaint")]
-        if self._misses_in_a_row(tracker) >= 2:
-            dispatcher.utter_message(response="utter_offer_human")
-        else:
-            dispatcher.utter_message(response="utter_clarify")
+        triggers = message_triggers(tracker, misunderstood=True)
+        if triggers:
+            return hand_off(triggers)
+        dispatcher.utter_message(response="utter_clarify")
         return []
-
-    @staticmethod
-    def _misses_in_a_row(tracker: Tracker) -> int:
-        misses = 0
-        for event in reversed(tracker.events):
-            if event.get("event") != "user":
-                continue
-            intent = ((event.get("parse_data") or {}).get("intent") or {}).get("name")
-            if intent not in UNPLACED_INTENTS:
-                break
-            misses += 1
-        return misses

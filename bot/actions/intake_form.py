@@ -18,7 +18,14 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.forms import FormValidationAction
 from rasa_sdk.types import DomainDict
 
-from bot.actions.intents import ANSWERABLE_INTERRUPTIONS, is_complaint, is_interruption, is_uncertain_disruption
+from bot.actions.handoff_checks import hand_off, message_triggers
+from bot.actions.intents import (
+    ANSWERABLE_INTERRUPTIONS,
+    UNUSABLE_ANSWER_INTENTS,
+    is_complaint,
+    is_interruption,
+    is_uncertain_disruption,
+)
 from bot.actions.resolution import option_label
 from bot.actions.responses import fresh_text
 from bot.actions.runtime import runtime
@@ -129,6 +136,21 @@ class ValidateComplaintForm(FormValidationAction):
 
     def name(self) -> str:
         return "validate_complaint_form"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
+        """The details this message gives; when it also meets a hand-off rule (a threat, lasting
+        anger, misunderstood again), the details are kept and a person is brought in instead of
+        the next question, which is then never asked."""
+        said = CollectingDispatcher()
+        events = await super().run(said, tracker, domain)
+        intent, _ = _intent(tracker)
+        details = set(domain.get("forms", {}).get(self.form_name(), {}).get("required_slots") or [])
+        gave = any(event.get("event") == "slot" and event.get("name") in details and event.get("value") is not None for event in events)
+        triggers = message_triggers(tracker, misunderstood=intent in UNUSABLE_ANSWER_INTENTS and not gave)
+        if triggers:
+            return events + [SlotSet("requested_slot", None)] + hand_off(triggers)
+        dispatcher.messages.extend(said.messages)
+        return events
 
     async def required_slots(
         self, domain_slots: list[str], dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict

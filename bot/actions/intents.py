@@ -24,6 +24,10 @@ ANSWERABLE_INTERRUPTIONS = frozenset({"greet", "goodbye", "thank", "out_of_scope
 """Intents a short answer is often mistaken for ("Harold Jennings" read as a greeting):
 inside the form, such a message is tried as the answer to the question first."""
 
+UNUSABLE_ANSWER_INTENTS = frozenset({"nlu_fallback", "inform", "correct", "affirm", "deny", "dont_know", "choose_option"})
+"""Intents whose message, when the form can use none of it, is met with "Sorry, I didn't get
+that" (data/rules.yml): a message the assistant did not understand."""
+
 ANSWERED_BY = {"desired_outcome": frozenset({"ask_human"})}
 """Questions to which an "interrupting" intent is a fair answer ("have a manager call me")."""
 

@@ -14,10 +14,12 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from bot.actions.callbacks import after_filing
+from bot.actions.handoff_checks import hand_off, open_deadlines, ticket_triggers
 from bot.actions.responses import response_text
 from bot.actions.runtime import Runtime, runtime
 from bot.actions.slots import reset_intake
 from bot.channels import conversation_channel
+from bot.domain_config import HUMAN_AGENT
 from bot.errors import TicketStoreUnavailable
 from bot.filing import build_draft
 from bot.ticket_access import Access, ticket_access
@@ -118,7 +120,9 @@ def timeline(draft: TicketDraft, opened: datetime, rt: Runtime) -> dict[str, str
 
 
 class ActionCreateTicket(Action):
-    """File the confirmed complaint and give its number and timeline."""
+    """File the confirmed complaint and give its number and timeline; then bring in a person when
+    a hand-off rule says so (the remedy chosen is a person, a VIP, another ticket about to be late),
+    or book the call back the customer chose."""
 
     def name(self) -> str:
         return "action_create_ticket"
@@ -127,19 +131,27 @@ class ActionCreateTicket(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
         rt = runtime()
-        status = "escalated" if tracker.get_slot("chosen_option") == "human_agent" else "new"
+        chosen = tracker.get_slot("chosen_option")
+        status = "escalated" if chosen == HUMAN_AGENT else "new"
         filing = await file_from_tracker(tracker, status)
         dates = {"ticket_number": filing.number, **timeline(filing.draft, filing.opened, rt)}
+        filed = reset_intake(tracker) + [SlotSet("ticket_number", filing.number)]
         if filing.spooled:
             dispatcher.utter_message(response="utter_ticket_spooled", **dates)
-        else:
-            dispatcher.utter_message(response="utter_ticket_filed", **dates)
-            if status == "escalated":
-                dispatcher.utter_message(response="utter_ticket_filed_human", **dates)
-        callback = [] if filing.spooled else after_filing(dispatcher, tracker.get_slot("chosen_option"), filing.number)
+            dispatcher.utter_message(response="utter_anything_else")
+            return filed
+        dispatcher.utter_message(response="utter_ticket_filed", **dates)
+        channel = conversation_channel(tracker.sender_id, tracker.get_latest_input_channel())
+        triggers = ticket_triggers(
+            chosen_option=chosen, customer_type=filing.draft.customer_type,
+            deadlines=await open_deadlines(channel, tracker.sender_id),
+        )
+        if triggers:
+            return filed + hand_off(triggers)
+        callback = after_filing(chosen, filing.number)
         if not callback:
             dispatcher.utter_message(response="utter_anything_else")
-        return reset_intake(tracker) + [SlotSet("ticket_number", filing.number)] + callback
+        return filed + callback
 
 
 class ActionTicketStatus(Action):
@@ -190,4 +202,5 @@ class ActionTicketStatus(Action):
             ticket_opened=customer_time(record.created_at, rt),
             resolve_by=customer_time(record.sla_close_by, rt),
         )
-        return []
+        triggers = [] if final else ticket_triggers(deadlines=(record.sla_resolve_by,))
+        return [SlotSet("ticket_number", record.number)] + hand_off(triggers) if triggers else []

@@ -13,9 +13,9 @@ from functools import lru_cache
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import yaml
-from pydantic import BaseModel, ValidationError, conint, validator
+from pydantic import BaseModel, conint, validator
 
+from bot.policy_file import parse_policy_file
 from bot.settings import load_settings
 
 POLICY_FILE = "callbacks.yml"
@@ -109,14 +109,7 @@ class CallbackPolicy(BaseModel):
 
 def parse_callback_policy(path: Path) -> CallbackPolicy:
     """Read and validate ``path``; the error names the file and the bad key."""
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-        return CallbackPolicy.parse_obj(raw)
-    except (OSError, yaml.YAMLError) as error:
-        raise CallbackPolicyError(f"{path}: {error}") from error
-    except ValidationError as error:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
-        raise CallbackPolicyError(f"{path}: {problems}") from error
+    return parse_policy_file(path, CallbackPolicy, CallbackPolicyError)
 
 
 @lru_cache(maxsize=1)

@@ -131,21 +131,24 @@ def list_callbacks(
     states: tuple[str, ...] = ("booked", "missed"),
     ticket_number: str | None = None,
     limit: int = 200,
+    offset: int = 0,
 ) -> list[WorkItem]:
     """The agents' work queue: calls to make (booked, and missed ones still to catch up), earliest first.
 
-    ``due_by`` keeps the calls whose slot starts by then (e.g. now + 15 minutes).
+    ``due_by`` keeps the calls whose slot starts by then (e.g. now + 15 minutes); ``limit``
+    and ``offset`` page through the rest.
     """
-    return store.work_queue(due_by=due_by, states=states, ticket_number=ticket_number, limit=limit)
+    return store.work_queue(due_by=due_by, states=states, ticket_number=ticket_number, limit=limit, offset=offset)
 
 
-def mark_done(store: CallbackStore, key: str, *, actor: str, now: datetime) -> CallbackRecord:
+def mark_done(store: CallbackStore, key: str, *, actor: str, now: datetime, note: str | None = None) -> CallbackRecord:
     """Record that the agent ``actor`` made the call ``key``; it then leaves the work queue and is never flagged missed.
 
-    Raises :class:`~bot.callbacks.store.CallbackNotFound` or
+    The ticket's history records the call with ``note``. Raises
+    :class:`~bot.callbacks.store.CallbackNotFound` or
     :class:`~bot.callbacks.store.CallbackStateError` (a cancelled or rescheduled call).
     """
-    return store.mark_done(key, actor=actor, now=now)
+    return store.mark_done(key, actor=actor, now=now, note=note)
 
 
 def pushed_offer(

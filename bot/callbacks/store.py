@@ -21,14 +21,15 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import CheckConstraint, Column, Index, Integer, String, UniqueConstraint, func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import sessionmaker
+from sqlalchemy.orm import Session, sessionmaker
 
 from bot.callbacks.slots import Slot
 from bot.db import write_session
-from bot.models import Base, CustomerText, Ticket, UTCDateTime, _quoted
+from bot.models import Base, CustomerText, Ticket, TicketEvent, UTCDateTime, _quoted
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +40,8 @@ SEAT_HOLDERS = ("booked", "done", "missed")
 """States that keep their seat: a call made or missed still used the team's time."""
 REMINDER_STATES = ("pending", "sent", "no_push", "too_late")
 MAX_BOOKING_TRIES = 8
+DONE_EVENT = "callback_done"
+"""The ticket history entry written with a call marked done: which call, who made it, their note."""
 
 
 class CallbackRow(Base):
@@ -117,6 +120,10 @@ class CallbackNotFound(Exception):
 
 class CallbackStateError(Exception):
     """The callback cannot make that move from the state it is in (e.g. done after cancelled)."""
+
+    def __init__(self, key: str, state: str, target: str) -> None:
+        super().__init__(f"callback {key} is {state}; it cannot become {target}")
+        self.key, self.state, self.target = key, state, target
 
 
 def callback_key(ticket_number: str, seq: int) -> str:
@@ -257,9 +264,13 @@ class CallbackStore:
         """Cancel a booked call and free its seat; cancelling twice changes nothing."""
         return self._move(key, "cancelled", ("booked",), now, keep={"cancelled"})
 
-    def mark_done(self, key: str, *, actor: str, now: datetime) -> CallbackRecord:
-        """Record that the call was made (also after it was flagged missed); twice changes nothing."""
-        return self._move(key, "done", ("booked", "missed"), now, actor=actor, keep={"done"})
+    def mark_done(self, key: str, *, actor: str, now: datetime, note: str | None = None) -> CallbackRecord:
+        """Record that the call was made (also after it was flagged missed); twice changes nothing.
+
+        The ticket's history gets a ``callback_done`` entry (the call, ``actor``, ``note``) in
+        the same transaction, so the agents see the call on the ticket exactly once.
+        """
+        return self._move(key, "done", ("booked", "missed"), now, actor=actor, note=note, keep={"done"})
 
     def mark_missed(self, key: str, now: datetime) -> CallbackRecord:
         """Flag a booked call as missed; any other state is left as it is."""
@@ -273,6 +284,7 @@ class CallbackStore:
         now: datetime,
         *,
         actor: str | None = None,
+        note: str | None = None,
         keep: set[str],
     ) -> CallbackRecord:
         with write_session(self._sessions) as session:
@@ -282,7 +294,7 @@ class CallbackStore:
             if row.state in keep:
                 return _record(row)
             if row.state not in allowed_from:
-                raise CallbackStateError(f"callback {key} is {row.state}; it cannot become {to}")
+                raise CallbackStateError(key, row.state, to)
             if to == "cancelled":
                 self._release(row, to, now)
             else:
@@ -290,10 +302,20 @@ class CallbackStore:
                 row.updated_at = now
             if to == "done":
                 row.done_at, row.done_by = now, actor
+                self._record_done(session, row, note)
             session.flush()
             record = _record(row)
         logger.info("callback state changed", extra={"callback_key": key, "to": to})
         return record
+
+    @staticmethod
+    def _record_done(session: Session, row: CallbackRow, note: str | None) -> None:
+        """The ``callback_done`` history entry on the call's ticket (none when the ticket is unknown)."""
+        ticket_id = session.scalar(select(Ticket.id).where(Ticket.number == row.ticket_number))
+        if ticket_id is None:
+            return
+        detail = {"callback": row.key, "slot_start": row.slot_start.isoformat(), "actor": row.done_by, "note": note}
+        session.add(TicketEvent(ticket_id=ticket_id, kind=DONE_EVENT, at=row.done_at, detail=detail))
 
     def set_reminder(self, key: str, status: str, now: datetime) -> CallbackRecord:
         """Record what became of the booking's reminder (sent, no_push, too_late)."""
@@ -315,20 +337,43 @@ class CallbackStore:
             return [_record(row) for row in rows]
 
     def work_queue(
-        self, *, due_by: datetime | None, states: tuple[str, ...], ticket_number: str | None, limit: int
+        self, *, due_by: datetime | None, states: tuple[str, ...], ticket_number: str | None, limit: int,
+        offset: int = 0,
     ) -> list[WorkItem]:
-        """Callbacks for the agents, earliest first, with the ticket's name and contact."""
+        """Callbacks for the agents, earliest first, with the ticket's name and contact (a page of
+        ``limit`` from ``offset``)."""
         query = (
-            select(CallbackRow, Ticket.customer_name, Ticket.contact)
-            .outerjoin(Ticket, Ticket.number == CallbackRow.ticket_number)
-            .where(CallbackRow.state.in_(states))
+            _WORK_ITEMS.where(*_work_conditions(due_by, states, ticket_number))
             .order_by(CallbackRow.slot_start, CallbackRow.id)
             .limit(limit)
+            .offset(offset)
         )
-        if due_by is not None:
-            query = query.where(CallbackRow.slot_start <= due_by)
-        if ticket_number is not None:
-            query = query.where(CallbackRow.ticket_number == ticket_number)
         with self._sessions() as session:
             return [WorkItem(_record(row), name, contact) for row, name, contact in session.execute(query).all()]
 
+    def work_item(self, key: str) -> WorkItem | None:
+        """The booking ``key`` as the work queue shows it, whatever its state, or None."""
+        with self._sessions() as session:
+            found = session.execute(_WORK_ITEMS.where(CallbackRow.key == key)).one_or_none()
+            return None if found is None else WorkItem(_record(found[0]), found[1], found[2])
+
+    def count(self, *, due_by: datetime | None, states: tuple[str, ...], ticket_number: str | None) -> int:
+        """How many callbacks :meth:`work_queue` has in all for these filters (for paging)."""
+        query = select(func.count()).select_from(CallbackRow).where(*_work_conditions(due_by, states, ticket_number))
+        with self._sessions() as session:
+            return session.scalar(query) or 0
+
+
+_WORK_ITEMS = select(CallbackRow, Ticket.customer_name, Ticket.contact).outerjoin(
+    Ticket, Ticket.number == CallbackRow.ticket_number
+)
+"""A callback with its ticket's name and contact: what an agent needs to make the call."""
+
+
+def _work_conditions(due_by: datetime | None, states: tuple[str, ...], ticket_number: str | None) -> list[Any]:
+    conditions: list[Any] = [CallbackRow.state.in_(states)]
+    if due_by is not None:
+        conditions.append(CallbackRow.slot_start <= due_by)
+    if ticket_number is not None:
+        conditions.append(CallbackRow.ticket_number == ticket_number)
+    return conditions

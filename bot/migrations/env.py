@@ -12,6 +12,7 @@ from alembic import context
 import bot.callbacks.store  # noqa: F401  (declares the callbacks table on the shared metadata)
 import bot.evidence  # noqa: F401  (declares the evidence table on the shared metadata)
 import bot.followup.store  # noqa: F401  (declares followups and survey_answers on the shared metadata)
+import bot.handoff.store  # noqa: F401  (declares handoffs on the shared metadata)
 import bot.outbound.store  # noqa: F401  (declares outbound_messages on the shared metadata)
 import bot.sla.models  # noqa: F401  (declares sla_checks on the shared metadata)
 from bot.models import metadata

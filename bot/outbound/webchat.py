@@ -35,6 +35,7 @@ from bot.outbound import Conversation, OutboundMessage, PermanentDeliveryError, 
 logger = logging.getLogger(__name__)
 
 HISTORY_LIMIT = 500
+SESSION_TTL_S = 7 * 24 * 3600
 AUTHORS = ("customer", "bot", "agent", "system")
 PUSH_PATTERN = "webchat:push:*"
 
@@ -79,13 +80,18 @@ class MailboxSettings:
     |---|---|---|
     | REDIS_HOST / REDIS_PORT | 127.0.0.1 / 6379 | the Redis the stack shares |
     | WEBCHAT_REDIS_DB | 2 | database of web chat sessions, histories, rate limits (0 and 1 are Rasa's) |
-    | WEBCHAT_SESSION_TTL_S | 86400 | a web chat session and its history live this long after the last activity |
+    | WEBCHAT_SESSION_TTL_S | 604800 | a web chat session and its history live this long after the last activity |
+
+    The default week outlives the satisfaction follow-up: a conversation last renewed by the
+    resolution notice must still be there when the survey comes 72 h later (plus quiet hours)
+    and when its reminder comes a day after that, or the survey finds the session gone and is
+    cancelled (tests/web/test_followup_path.py).
     """
 
     redis_host: str = "127.0.0.1"
     redis_port: int = 6379
     redis_db: int = 2
-    session_ttl_s: int = 86400
+    session_ttl_s: int = SESSION_TTL_S
 
     @classmethod
     def from_env(cls) -> "MailboxSettings":
@@ -93,7 +99,7 @@ class MailboxSettings:
             redis_host=os.environ.get("REDIS_HOST", "127.0.0.1"),
             redis_port=_whole("REDIS_PORT", 6379),
             redis_db=_whole("WEBCHAT_REDIS_DB", 2),
-            session_ttl_s=_whole("WEBCHAT_SESSION_TTL_S", 86400),
+            session_ttl_s=_whole("WEBCHAT_SESSION_TTL_S", SESSION_TTL_S),
         )
 
     def redis(self) -> aioredis.Redis:

@@ -34,7 +34,7 @@ def test_action_names_are_unique_and_declared_in_the_domain(domain: dict[str, An
 
 def test_every_response_named_in_code_exists(domain: dict[str, Any]) -> None:
     code = "\n".join(p.read_text(encoding="utf-8") for p in (ROOT / "bot").rglob("*.py"))
-    named = set(re.findall(r"\"(utter_[a-z_]+)\"", code))
+    named = set(re.findall(r"\"(utter_[a-z_]+)\"", code)) - {"utter_action"}  # Rasa's key for a response's name
     assert named, "no response names found in the code"
     assert named <= set(domain["responses"]), named - set(domain["responses"])
 

@@ -9,7 +9,7 @@ import pytest
 from rasa_sdk.executor import CollectingDispatcher
 
 from bot.actions.acknowledge import ActionAcknowledgeComplaint
-from bot.actions.conversation import ActionClarifyFallback, ActionRequestHuman, ActionStopComplaint
+from bot.actions.conversation import ActionClarifyFallback, ActionStopComplaint
 from bot.actions.resolution import ActionAskChosenOption
 from bot.actions.runtime import runtime
 from bot.actions.summary import ActionAskComplaintConfirmed
@@ -158,29 +158,25 @@ async def test_the_status_of_a_filed_ticket_is_read_from_the_store(
     assert missing.messages[0]["response"] == "utter_ticket_not_found"
 
 
-async def test_two_misses_in_a_row_offer_a_person(action_runtime, make_tracker, domain) -> None:
+async def test_two_misses_in_a_row_bring_in_a_person(action_runtime, make_tracker, domain) -> None:
     first, second = CollectingDispatcher(), CollectingDispatcher()
     miss = user_event("blorp", "nlu_fallback", 0.2)
-    await ActionClarifyFallback().run(first, make_tracker([miss]), domain)
-    await ActionClarifyFallback().run(second, make_tracker([miss, bot_event("?"), miss]), domain)
+    assert await ActionClarifyFallback().run(first, make_tracker([miss]), domain) == []
+    clarified = {"event": "bot", "text": "Sorry, I'm not sure I understood.", "metadata": {"utter_action": "utter_clarify"}}
+    events = await ActionClarifyFallback().run(second, make_tracker([miss, clarified, miss]), domain)
     assert first.messages[0]["response"] == "utter_clarify"
-    assert second.messages[0]["response"] == "utter_offer_human"
+    assert second.messages == []
+    assert events == [
+        {"event": "slot", "name": "handoff_reasons", "timestamp": None,
+         "value": [{"rule": "repeated_fallback", "evidence": "2 messages not understood in a row"}]},
+        {"event": "followup", "name": "action_handoff", "timestamp": None},
+    ]
 
 
 async def test_a_long_unclear_message_is_treated_as_a_complaint(action_runtime, make_tracker, dispatcher, domain) -> None:
     text = "so basically what happened last week with the thing I got from you is that it just will not do it anymore"
     events = await ActionClarifyFallback().run(dispatcher, make_tracker([user_event(text, "nlu_fallback", 0.2)]), domain)
     assert events == [{"event": "followup", "name": "action_acknowledge_complaint", "timestamp": None}]
-
-
-async def test_asking_for_a_person_files_an_escalated_ticket(action_runtime, make_tracker, dispatcher, domain) -> None:
-    tracker = make_tracker([user_event(OPENING, "complain_product"), action_event("action_acknowledge_complaint"),
-                            user_event("let me speak to a human", "ask_human")],
-                           {"complaint_product": "kettle", "complaint_category": "product"}, active_loop="complaint_form")
-    events = await ActionRequestHuman().run(dispatcher, tracker, domain)
-    number = slot_events(events)["ticket_number"]
-    assert action_runtime.store.get(number).status == "escalated"
-    assert dispatcher.messages[0]["response"] == "utter_handoff_requested"
 
 
 async def test_stopping_keeps_what_was_said_as_a_withdrawn_ticket(action_runtime, make_tracker, dispatcher, domain) -> None:

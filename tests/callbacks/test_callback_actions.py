@@ -20,7 +20,6 @@ from bot.actions.callbacks import (
     ActionScheduleCallback,
     ValidateCallbackForm,
 )
-from bot.actions.conversation import ActionRequestHuman
 from bot.actions.tickets import ActionCreateTicket
 from bot.callbacks.service import PUSHED_OFFER_RESPONSES, pushed_offer, pushed_payload
 from bot.callbacks.slots import Slot
@@ -32,7 +31,6 @@ __all__ = ["action_runtime", "dispatcher", "domain", "make_tracker"]
 
 UTC = timezone.utc
 MONDAY_NOON = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
-SUNDAY_NOON = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
 SENDER = "web:session-1"
 FILLED = {
     "customer_name": "Jane Morris", "complaint_product": "kettle", "problem_description": "cracked lid",
@@ -276,24 +274,6 @@ async def test_cancel_frees_the_slot_and_says_so(clock, action_runtime, make_tra
     assert [m["response"] for m in again.messages] == ["utter_callback_none_to_change"]
 
 
-async def test_asking_for_a_person_out_of_hours_offers_a_call_back_instead_of_a_silent_wait(
-    clock, action_runtime, make_tracker, domain  # noqa: ANN001
-) -> None:
-    history = [user_event("My kettle lid cracked", "complain_product"), user_event("let me speak to a human", "ask_human")]
-    clock.now = SUNDAY_NOON
-    said = CollectingDispatcher()
-    events = await ActionRequestHuman().run(said, make_tracker(history, {"complaint_category": "product"}), domain)
-    assert [m["response"] for m in said.messages] == ["utter_handoff_requested", "utter_person_out_of_hours"]
-    assert said.messages[1]["opening_hours"] == "Mon–Fri 09:00–17:00, Sat 10:00–13:00 (Europe/London)"
-    assert slots_of(events)["callback_ticket"] == slots_of(events)["ticket_number"]
-    assert followups(events) == ["action_schedule_callback"]
-    clock.now = MONDAY_NOON
-    in_hours = CollectingDispatcher()
-    events = await ActionRequestHuman().run(in_hours, make_tracker(history, {"complaint_category": "product"}), domain)
-    assert [m["response"] for m in in_hours.messages] == ["utter_handoff_requested"]
-    assert followups(events) == []
-
-
 def pushed_press(make_tracker, value: str, ticket: str, sender: str = SENDER):  # noqa: ANN001
     entities = [{"entity": "callback_for", "value": ticket}, {"entity": "callback_time", "value": value}]
     return make_tracker([user_event(pushed_payload(value, ticket), "choose_option", entities=entities)], sender_id=sender)
@@ -350,17 +330,3 @@ async def test_a_pushed_button_for_someone_elses_ticket_books_nothing(clock, act
     declined = CollectingDispatcher()
     await ActionManageCallback().run(declined, pushed_press(make_tracker, "none", number), domain)
     assert [(m["response"], m["ticket_number"]) for m in declined.messages] == [("utter_callback_declined", number)]
-
-
-async def test_choosing_a_person_as_the_remedy_out_of_hours_offers_a_call_back(clock, action_runtime, make_tracker, domain) -> None:  # noqa: ANN001
-    tracker = make_tracker([user_event("My kettle lid cracked", "complain_product")], {**FILLED, "chosen_option": "human_agent"})
-    clock.now = SUNDAY_NOON
-    said = CollectingDispatcher()
-    events = await ActionCreateTicket().run(said, tracker, domain)
-    assert [m["response"] for m in said.messages] == ["utter_ticket_filed", "utter_ticket_filed_human", "utter_person_out_of_hours"]
-    assert followups(events) == ["action_schedule_callback"]
-    clock.now = MONDAY_NOON
-    in_hours = CollectingDispatcher()
-    events = await ActionCreateTicket().run(in_hours, tracker, domain)
-    assert [m["response"] for m in in_hours.messages] == ["utter_ticket_filed", "utter_ticket_filed_human", "utter_anything_else"]
-    assert followups(events) == []

@@ -17,9 +17,6 @@ import secrets
 import shutil
 import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
 from collections.abc import AsyncIterator, Iterator
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -36,6 +33,7 @@ from bot.callbacks.policy import WEEKDAYS
 from bot.callbacks.service import pushed_payload
 from bot.callbacks.store import CallbackStore
 from bot.db import make_engine, make_sessionmaker, migrate
+from tests.action_server_process import running_action_server
 from tests.callbacks.conftest import REDIS_DB, REDIS_HOST, REDIS_PORT, ROOT
 
 ACTION_PORT = 15055 + int(os.environ.get("E2E_PORT_OFFSET", "0")) + 60
@@ -81,33 +79,13 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
 @pytest.fixture(scope="module")
 def action_server(config_dir: Path, database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The real action server on loopback; yields its token."""
-    token = secrets.token_urlsafe(24)
     env = {
-        **os.environ, "ACTION_TOKEN": token, "DATABASE_URL": database_url, "COMPLAINTS_CONFIG_DIR": str(config_dir),
+        **os.environ, "DATABASE_URL": database_url, "COMPLAINTS_CONFIG_DIR": str(config_dir),
         "COMPLAINTS_SPOOL_DIR": str(tmp_path_factory.mktemp("spool")), "REDIS_HOST": REDIS_HOST,
         "REDIS_PORT": str(REDIS_PORT), "WORKER_REDIS_DB": str(REDIS_DB),
     }
-    log = (tmp_path_factory.mktemp("logs") / "actions.log").open("w")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "connectors.action_server", "--interface", "127.0.0.1", "--port", str(ACTION_PORT)],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )
-    try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{ACTION_PORT}/health", timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except (urllib.error.URLError, ConnectionError, TimeoutError):
-                time.sleep(0.5)
-        else:
-            pytest.fail("the action server did not start")
+    with running_action_server(ACTION_PORT, env, tmp_path_factory.mktemp("logs") / "actions.log") as token:
         yield token
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
-        log.close()
 
 
 @pytest.fixture
@@ -138,8 +116,9 @@ async def test_a_person_asked_for_out_of_hours_gets_a_call_back_booked_cancelled
     sender = f"web:{secrets.token_hex(6)}"
     opened = await say(agent, sender, "/ask_human")
     handoff, out_of_hours, offer = opened[0], opened[1], opened[2]
-    assert handoff["text"].startswith("Of course. I've passed your case to our team as ticket CX-")
-    assert out_of_hours["text"].startswith("I'm sorry: our team is out of the office right now (our hours are ")
+    assert handoff["text"] == "Of course, I'll bring in a member of our team."
+    assert out_of_hours["text"].startswith("Nobody from our team is online right now (our hours are ")
+    assert "I've passed your case to them as ticket CX-" in out_of_hours["text"]
     assert offer["text"].startswith("When shall we call you? These are the next free times (your time, Europe/London):\n1. ")
     first = offer["buttons"][0]
     assert first["payload"].startswith('/choose_option{"callback_time":"' + open_day().isoformat() + "T")

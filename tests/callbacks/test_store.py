@@ -97,6 +97,46 @@ def test_the_work_queue_lists_due_calls_with_whom_to_call_and_drops_done_ones(st
     assert [item.callback.ticket_number for item in list_callbacks(store)] == ["CX-BBBBBB"]
 
 
+def test_a_call_marked_done_is_written_once_into_its_tickets_history_with_the_note(stores) -> None:
+    store, tickets = stores
+    number = file_ticket(tickets, "+44 7700 900123")
+    record = book(store, number)
+    orphan = book(store, "CX-BBBBBB", slot=LATER, sender="web:b")
+
+    mark_done(store, record.key, actor="agent:priya", now=NOW + timedelta(days=1), note="refund confirmed by phone")
+    mark_done(store, record.key, actor="agent:sam", now=NOW + timedelta(days=2), note="called again")
+    done_without_ticket = mark_done(store, orphan.key, actor="system", now=NOW)
+
+    entries = [(e.kind, e.at, e.detail) for e in tickets.events(number) if e.kind != "created"]
+    assert entries == [(
+        "callback_done", NOW + timedelta(days=1),
+        {"callback": record.key, "slot_start": SLOT.start.isoformat(), "actor": "agent:priya", "note": "refund confirmed by phone"},
+    )]
+    assert (done_without_ticket.state, done_without_ticket.done_by) == ("done", "system")
+
+
+def test_the_work_queue_pages_counts_and_shows_one_call_in_any_state(stores) -> None:
+    store, tickets = stores
+    number = file_ticket(tickets, "jane@example.com")
+    first = book(store, number)
+    second = book(store, "CX-BBBBBB", slot=LATER, sender="web:b")
+    third = book(store, "CX-CCCCCC", slot=LATER, sender="web:c")
+    store.cancel(third.key, NOW)
+    every = ("booked", "rescheduled", "cancelled", "done", "missed")
+
+    pages = [list_callbacks(store, states=every, limit=2, offset=offset) for offset in (0, 2, 3)]
+
+    assert [[item.callback.key for item in page] for page in pages] == [[first.key, second.key], [third.key], []]
+    assert store.count(due_by=None, states=every, ticket_number=None) == 3
+    assert store.count(due_by=None, states=("booked",), ticket_number=None) == 2
+    assert store.count(due_by=SLOT.start, states=("booked",), ticket_number=None) == 1
+    assert store.count(due_by=None, states=every, ticket_number="CX-BBBBBB") == 1
+    shown = store.work_item(third.key)
+    assert shown is not None and (shown.callback.state, shown.customer_name, shown.contact) == ("cancelled", None, None)
+    assert store.work_item(first.key).contact == "jane@example.com"
+    assert store.work_item("callback:CX-ZZZZZZ:1") is None
+
+
 def test_a_missed_call_stays_in_the_queue_until_done(stores) -> None:
     store, _ = stores
     record = book(store, "CX-AAAAAA")

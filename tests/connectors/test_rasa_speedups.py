@@ -11,6 +11,7 @@ from aiohttp import web
 from rasa.core.actions.action import RemoteAction
 
 from rasa.core.tracker_store import RedisTrackerStore
+from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import (
     ActionExecuted,
     BotUttered,
@@ -104,7 +105,7 @@ def test_every_event_type_resolves_to_the_same_class() -> None:
 def test_install_replaces_them_all() -> None:
     replaced = [
         (RemoteAction, "_validate_action_result"), (Event, "resolve_by_type"),
-        (EndpointConfig, "request"), (RedisTrackerStore, "_merge_trackers"),
+        (EndpointConfig, "request"), (RedisTrackerStore, "_merge_trackers"), (Domain, "is_empty"),
     ]
     originals = [(owner, name, owner.__dict__[name]) for owner, name in replaced]
     try:
@@ -113,6 +114,7 @@ def test_install_replaces_them_all() -> None:
         assert Event.resolve_by_type("slot").type_name == "slot"
         assert EndpointConfig.request is rasa_speedups._request
         assert RedisTrackerStore._merge_trackers is rasa_speedups._merge_trackers
+        assert Domain.is_empty is rasa_speedups._domain_is_empty
     finally:
         for owner, name, original in originals:
             setattr(owner, name, original)
@@ -152,8 +154,11 @@ def test_merging_trackers_gives_what_rasa_gives(stored: list, in_memory: list) -
     assert merged.current_slot_values() == expected.current_slot_values()
 
 
-async def _counting_server(port: int) -> tuple[web.AppRunner, list[int], list[dict[str, str]]]:
-    """A loopback HTTP server that records each request's peer port and query."""
+async def _counting_server() -> tuple[web.AppRunner, str, list[int], list[dict[str, str]]]:
+    """A loopback HTTP server that records each request's peer port and query; (runner, its URL, peers, queries)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
     peers: list[int] = []
     queries: list[dict[str, str]] = []
 
@@ -171,7 +176,7 @@ async def _counting_server(port: int) -> tuple[web.AppRunner, list[int], list[di
     runner = web.AppRunner(app)
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", port).start()
-    return runner, peers, queries
+    return runner, f"http://127.0.0.1:{port}", peers, queries
 
 
 def test_endpoint_requests_reuse_one_connection_and_keep_rasas_behaviour() -> None:
@@ -179,11 +184,8 @@ def test_endpoint_requests_reuse_one_connection_and_keep_rasas_behaviour() -> No
     original = EndpointConfig.request
 
     async def scenario() -> None:
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            port = probe.getsockname()[1]
-        runner, peers, queries = await _counting_server(port)
-        endpoint = EndpointConfig(url=f"http://127.0.0.1:{port}/webhook", token="t0k", headers={"Authorization": "Bearer s"})
+        runner, url, peers, queries = await _counting_server()
+        endpoint = EndpointConfig(url=f"{url}/webhook", token="t0k", headers={"Authorization": "Bearer s"})
         try:
             assert await endpoint.request(json={"n": 1}) == {"got": {"n": 1}}
             assert await endpoint.request(json={"n": 2}, params={"extra": "1"}) == {"got": {"n": 2}}
@@ -196,6 +198,36 @@ def test_endpoint_requests_reuse_one_connection_and_keep_rasas_behaviour() -> No
         assert len(set(peers)) == 1, peers
         assert queries[0] == {"token": "t0k", "auth": "Bearer s"}
         assert queries[1] == {"token": "t0k", "extra": "1", "auth": "Bearer s"}
+
+    rasa_speedups.install()
+    try:
+        asyncio.run(scenario())
+    finally:
+        EndpointConfig.request = original
+
+
+def test_a_domain_is_empty_exactly_when_rasa_says_so() -> None:
+    original = Domain.__dict__["is_empty"]
+    full = Domain.from_dict({"intents": ["greet"], "responses": {"utter_hi": [{"text": "hi"}]}})
+    for domain in (Domain.empty(), full, Domain.empty()):
+        assert rasa_speedups._domain_is_empty(domain) is original(domain)
+        assert rasa_speedups._domain_is_empty(domain) is original(domain)  # the kept answer
+
+
+def test_the_action_server_receives_the_same_json_value() -> None:
+    """The body ujson writes decodes to exactly what Rasa sent: unicode, slashes, floats, nesting."""
+    sent = {"tracker": {"events": [{"event": "user", "text": "naïve / 你好 \"quoted\" \u2028",
+                                    "timestamp": 1764520000.123456789, "parse_data": {"confidence": 0.1 + 0.2}}],
+                        "slots": {"amount": 1e-07, "big": 2**63, "none": None, "flag": False}},
+            "next_action": "action_x", "version": "3.6.21"}
+    original = EndpointConfig.request
+
+    async def scenario() -> None:
+        runner, url, _, _ = await _counting_server()
+        try:
+            assert await EndpointConfig(url=f"{url}/webhook").request(json=sent) == {"got": sent}
+        finally:
+            await runner.cleanup()
 
     rasa_speedups.install()
     try:

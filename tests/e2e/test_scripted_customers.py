@@ -17,12 +17,18 @@ from typing import Any
 import aiohttp
 import pytest
 
+from bot.db import make_engine, make_sessionmaker
 from bot.filing import UNPARSED_MARK
+from bot.handoff.store import HandoffStore
 from bot.tickets import TicketRecord, TicketStore
 from scripted.driver import ConversationResult, expected_date, load_customers, run_scripted_conversation
 from scripts.stack import Stack
 
 CUSTOMERS = load_customers()
+INTAKES = [customer for customer in CUSTOMERS if not customer.get("handed_over")]
+"""Customers whose complaint the assistant takes down in full."""
+HANDED_OVER = [customer for customer in CUSTOMERS if customer.get("handed_over")]
+"""Customers a hand-off rule (settings/handoff.yml) passes to a person before the intake is done."""
 FIVE_W_ONE_H = (
     "customer_name", "complaint_product", "problem_description", "incident_date_text", "incident_location",
     "order_ref", "people_involved", "impact", "desired_outcome", "contact",
@@ -34,7 +40,7 @@ EVERY_FIELD = (
 """Every customer states what each of these must be."""
 EXACT_FIELDS = frozenset(
     {"contact", "contact_kind", "order_ref", "incident_date", "category", "chosen_option", "desired_outcome_kind",
-     "severity"}
+     "severity", "priority"}
 )
 PLACEHOLDERS = frozenset({"none", "unknown"})
 MAX_ASKS_PER_QUESTION = 2
@@ -103,12 +109,29 @@ def test_there_are_at_least_forty_customers() -> None:
     assert len({c["id"] for c in CUSTOMERS}) == len(CUSTOMERS)
 
 
-@pytest.mark.parametrize("customer", CUSTOMERS, ids=[c["id"] for c in CUSTOMERS])
+@pytest.mark.parametrize("customer", INTAKES, ids=[c["id"] for c in INTAKES])
 def test_every_customer_states_every_field(customer: dict) -> None:
     assert set(EVERY_FIELD) <= set(customer["expect"]), set(EVERY_FIELD) - set(customer["expect"])
 
 
-@pytest.mark.parametrize("customer", CUSTOMERS, ids=[c["id"] for c in CUSTOMERS])
+@pytest.mark.parametrize("customer", HANDED_OVER, ids=[c["id"] for c in HANDED_OVER])
+def test_customer_handed_to_a_person_waits_with_an_escalated_ticket(
+    customer: dict, conversations: dict[str, ConversationResult], e2e_store: TicketStore, e2e_database_url: str
+) -> None:
+    result = conversations[customer["id"]]
+    assert result.errors == 0, result.transcript
+    assert result.ticket_number and result.turns == len(customer["opening"]), result.transcript
+    ticket = e2e_store.get(result.ticket_number)
+    assert ticket.status == "escalated" and customer["opening"][0] in ticket.narrative
+    today = datetime.now(timezone.utc).date()
+    assert {field: _matches(field, _field_value(ticket, field), expected, today) for field, expected in customer["expect"].items()} == {
+        field: True for field in customer["expect"]}
+    handoff = HandoffStore(make_sessionmaker(make_engine(e2e_database_url))).live_for_sender(result.sender_id)
+    assert (handoff.ticket_number, handoff.state, handoff.priority) == (ticket.number, "waiting", ticket.priority)
+    assert customer["handed_over"] in handoff.rule_ids
+
+
+@pytest.mark.parametrize("customer", INTAKES, ids=[c["id"] for c in INTAKES])
 def test_customer_ends_with_a_correct_ticket(
     customer: dict, conversations: dict[str, ConversationResult], e2e_store: TicketStore
 ) -> None:
@@ -144,11 +167,12 @@ def test_customer_ends_with_a_correct_ticket(
 def test_no_question_is_asked_more_than_twice(conversations: dict[str, ConversationResult]) -> None:
     """Also writes the run's figures to the summary, whatever the outcome."""
     filed = [r for r in conversations.values() if r.ticket_number]
-    turns = [r.turns for r in filed]
+    turns = [conversations[c["id"]].turns for c in INTAKES if conversations[c["id"]].ticket_number]
     re_asks = sum(r.re_asks for r in conversations.values())
     checked = [ok for fields in FIELD_RESULTS.values() for ok in fields.values()]
     SUMMARY.append(
-        f"scripted customers: {len(filed)}/{len(conversations)} filed; customer messages to a ticket: "
+        f"scripted customers: {len(filed)}/{len(conversations)} filed, {len(HANDED_OVER)} of them handed to a person "
+        f"at the opening; customer messages to a ticket (the others): "
         f"median {statistics.median(turns) if turns else 'n/a'}, p90 {_percentile(turns, 0.9) if turns else 'n/a'}; "
         f"questions asked again: {re_asks} in {sum(1 for r in conversations.values() if r.re_asks)} conversations; "
         f"fields right: {sum(checked)}/{len(checked)} over {len(FIELD_RESULTS)} tickets checked; "

@@ -11,12 +11,14 @@ from sqlalchemy import event, inspect, text
 import bot.callbacks.store  # noqa: F401  (declares the callbacks table)
 import bot.evidence  # noqa: F401  (declares the evidence table)
 import bot.followup.store  # noqa: F401  (declares followups and survey_answers)
+import bot.handoff.store  # noqa: F401  (declares handoffs)
 import bot.outbound.store  # noqa: F401  (declares outbound_messages)
 import bot.sla.models  # noqa: F401  (declares sla_checks)
+import web.console.models  # noqa: F401  (declares console_accounts)
 from bot.db import make_engine, migrate
 from bot.models import metadata
 
-HEAD = "0008_followup_batches"
+HEAD = "0010_followup_batches"
 
 
 def _migrate(url: str) -> None:
@@ -44,7 +46,7 @@ def test_migrate_creates_the_tables_and_the_version_table(db_url: str) -> None:
     engine.dispose()
     assert {
         "alembic_version", "tickets", "ticket_events", "outbound_messages", "evidence", "followups", "survey_answers",
-        "callbacks", "sla_checks",
+        "callbacks", "sla_checks", "console_accounts", "handoffs",
     } <= tables
     assert {
         "ix_tickets_status",

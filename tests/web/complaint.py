@@ -42,12 +42,12 @@ def _button(replies: list[dict[str, Any]], wanted: Callable[[dict[str, str]], bo
     return chosen[0]
 
 
-async def tell_complaint(say: Say, press: Press) -> Told:
-    """Drive the kettle-refund customer to a ticket; ``say`` types, ``press`` clicks a button.
-    Each returns the bot's replies (items with ``text`` and ``buttons``) to that turn."""
+async def tell_complaint(say: Say, press: Press, customer: dict[str, Any] = CUSTOMER) -> Told:
+    """Drive the kettle-refund customer (or a variant of it) to a ticket; ``say`` types, ``press``
+    clicks a button. Each returns the bot's replies (items with ``text`` and ``buttons``) to that turn."""
     told, asked = Told(), {}
     replies: list[dict[str, Any]] = []
-    for text in CUSTOMER["opening"]:
+    for text in customer["opening"]:
         replies = await say(text)
     for _ in range(MAX_TURNS):
         told.bot_texts.extend(r["text"] for r in replies)
@@ -61,7 +61,7 @@ async def tell_complaint(say: Say, press: Press) -> Told:
             button = _button(replies, lambda b: b["title"] == CONFIRM_BUTTON_TITLE)
         else:
             assert requested, f"the assistant said something the script cannot answer: {told.bot_texts[-3:]}"
-            replies = await say(_answer(CUSTOMER, requested, asked))
+            replies = await say(_answer(customer, requested, asked))
             continue
         told.pressed.append(button["title"])
         replies = await press(button)

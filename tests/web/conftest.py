@@ -7,6 +7,7 @@ pytest session as tests/e2e's stack:
 | variable | default | meaning |
 |---|---|---|
 | E2E_PORT_OFFSET | 0 | as tests/e2e: ports are 15000 + offset + 35/36 (Rasa), +85 (actions), +90..+99 (web apps) |
+| REDIS_HOST / REDIS_PORT | 127.0.0.1 / 6379 | the Redis every process of these tests uses |
 | WEB_TEST_REDIS_DB | 15 | one Redis database for the web chat and this stack's trackers and locks (distinct key prefixes) |
 | E2E_MODEL | the current model | as tests/e2e |
 """
@@ -39,13 +40,20 @@ RASA_PORT = PORT_BASE + 35
 ACTION_PORT = PORT_BASE + 85
 WEB_PORTS = tuple(range(PORT_BASE + 90, PORT_BASE + 100))
 REDIS_DB = int(os.environ.get("WEB_TEST_REDIS_DB", "15"))
+REDIS_HOST = os.environ.get("REDIS_HOST", "127.0.0.1")
+REDIS_PORT = int(os.environ.get("REDIS_PORT", "6379"))
 UNUSED_RASA_PORT = PORT_BASE + 89
 """Nothing listens here: a web app pointed at it meets a Rasa that is down."""
 ARTIFACTS = ROOT / "var" / "artifacts"
 
 
+def web_redis() -> redis.Redis:
+    """A client for the web tests' Redis database."""
+    return redis.Redis(host=REDIS_HOST, port=REDIS_PORT, db=REDIS_DB)
+
+
 def flush() -> None:
-    redis.Redis(db=REDIS_DB).flushdb()
+    web_redis().flushdb()
 
 
 @pytest.fixture(scope="session")
@@ -175,7 +183,7 @@ def web_store(web_stack: Stack, web_database_url: str) -> TicketStore:
 
 def session_id_of(cookie_value: str) -> str:
     """The conversation id the server keeps for a session cookie (the client never sees it)."""
-    raw = redis.Redis(db=REDIS_DB).get(f"webchat_session_{cookie_value}")
+    raw = web_redis().get(f"webchat_session_{cookie_value}")
     assert raw is not None, "no such session in Redis"
     return json.loads(raw)["session"]["session_id"]
 

@@ -12,11 +12,10 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-import redis
 import yaml
 
 from tests.web.conftest import (
-    REDIS_DB, UNUSED_RASA_PORT, WEB_PORTS, WebApp, kept_evidence, session_id_of, start_web, web_env,
+    UNUSED_RASA_PORT, WEB_PORTS, WebApp, kept_evidence, session_id_of, start_web, web_env, web_redis,
 )
 from tests.web.test_evidence import ELF, PNG
 
@@ -72,7 +71,7 @@ async def test_the_page_issues_an_httponly_lax_session_cookie(offline_web: WebAp
     cookie = page.cookies["webchat_session"]
     assert page.status == 200 and page.content_type == "text/html"
     assert cookie["httponly"] is True and cookie["samesite"] == "Lax" and not cookie["secure"]
-    assert cookie["max-age"] == "86400"
+    assert cookie["max-age"] == "604800"
     assert len(cookie.value) >= 40
     assert "frame-ancestors *" in page.headers["Content-Security-Policy"]
 
@@ -90,7 +89,7 @@ async def test_secure_cookies_when_served_over_https(web_database_url: str, evid
 
 
 async def test_every_page_load_renews_the_session_lifetime(visitor: Visitor) -> None:
-    client = redis.Redis(db=REDIS_DB)
+    client = web_redis()
     key = f"webchat_session_{visitor.cookie}"
     client.expire(key, 100)
     await visitor.open_page()

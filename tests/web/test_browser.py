@@ -24,7 +24,7 @@ from bot.outbound import Conversation, OutboundMessage
 from bot.outbound.webchat import WebChatMailbox, WebChatTransport
 from bot.tickets import TicketStore
 from tests.web.complaint import REFUNDS, tell_complaint
-from tests.web.conftest import ARTIFACTS, REDIS_DB, WEB_PORTS, WebApp, kept_evidence, session_id_of
+from tests.web.conftest import ARTIFACTS, REDIS_DB, REDIS_HOST, REDIS_PORT, WEB_PORTS, WebApp, kept_evidence, session_id_of
 from tests.web.test_api import say
 from tests.web.test_full_complaint import EXPECTED_CHANNEL
 
@@ -117,7 +117,7 @@ async def test_a_complaint_through_the_page_with_buttons_and_a_reload(
 async def test_a_message_pushed_from_another_process_shows_within_a_second(browser: Browser, offline_web: WebApp) -> None:
     context, page = await open_chat(browser, offline_web)
     session_id = session_id_of(await cookie_of(context))
-    client = aioredis.Redis(db=REDIS_DB)
+    client = aioredis.Redis(host=REDIS_HOST, port=REDIS_PORT, db=REDIS_DB)
     transport = WebChatTransport(WebChatMailbox(client, ttl_s=86400))
     started = time.perf_counter()
     await transport.send(

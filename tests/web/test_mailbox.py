@@ -11,12 +11,12 @@ import redis.asyncio as aioredis
 
 from bot.outbound import Button, Conversation, OutboundMessage, PermanentDeliveryError, TransientDeliveryError
 from bot.outbound.webchat import HISTORY_LIMIT, WebChatMailbox, WebChatTransport, history_key, make_item, push_channel
-from tests.web.conftest import REDIS_DB
+from tests.web.conftest import REDIS_DB, REDIS_HOST, REDIS_PORT
 
 
 @pytest.fixture
 async def client() -> AsyncIterator[aioredis.Redis]:
-    client = aioredis.Redis(db=REDIS_DB)
+    client = aioredis.Redis(host=REDIS_HOST, port=REDIS_PORT, db=REDIS_DB)
     await client.flushdb()
     yield client
     await client.flushdb()

@@ -16,7 +16,7 @@ import redis.asyncio as aioredis
 
 from bot.outbound import Conversation, OutboundMessage
 from bot.outbound.webchat import WebChatMailbox, WebChatTransport
-from tests.web.conftest import REDIS_DB, WEB_PORTS, WebApp, session_id_of, start_web, web_env
+from tests.web.conftest import REDIS_DB, REDIS_HOST, REDIS_PORT, WEB_PORTS, WebApp, session_id_of, start_web, web_env
 from tests.web.test_api import Visitor
 
 
@@ -33,7 +33,7 @@ def two_apps(web_database_url: str, evidence_dir: Path, rest_token: str,
 
 @pytest.fixture
 async def transport() -> AsyncIterator[WebChatTransport]:
-    client = aioredis.Redis(db=REDIS_DB)
+    client = aioredis.Redis(host=REDIS_HOST, port=REDIS_PORT, db=REDIS_DB)
     yield WebChatTransport(WebChatMailbox(client, ttl_s=86400))
     await client.close()
 

@@ -173,14 +173,6 @@ def test_moves_to_in_progress_and_resolved_are_handed_to_the_outbound_path_for_t
     assert {f"status:{number}:{events['in_progress']}", f"status:{number}:{events['resolved']}"} <= queued
 
 
-def test_callbacks_and_surveys_say_they_are_not_served_yet(ticket_api: TicketApi) -> None:
-    number = ticket_api.seeded.numbers["kettle"]
-    for method, path in (("GET", "/api/v1/callbacks"), ("POST", "/api/v1/callbacks/cb-1/done"), ("GET", f"/api/v1/tickets/{number}/survey")):
-        response = ticket_api.call(method, path)
-        assert response.status_code == 501
-        assert response.json()["error"] == "not_available"
-
-
 def test_a_short_token_stops_the_app_and_no_token_turns_the_api_off(sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TICKET_API_TOKEN", "short")
     with pytest.raises(ValueError, match="TICKET_API_TOKEN must hold a secret of at least 16 characters"):

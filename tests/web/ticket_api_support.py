@@ -21,8 +21,13 @@ import pytest
 import redis
 import requests
 
+from bot.callbacks import CallbackRecord, CallbackStore
+from bot.callbacks.slots import Slot
 from bot.db import make_engine, make_sessionmaker, migrate
 from bot.domain_config import load_domain_config
+from bot.followup import FollowupStore
+from bot.followup.answers import SurveyAnswers
+from bot.followup.messages import SurveyValue
 from bot.settings import PROJECT_ROOT
 from bot.tickets import TicketStore
 from tests.sla.conftest import make_draft
@@ -33,6 +38,20 @@ REDIS_PORT = int(os.environ.get("REDIS_PORT", "6379"))
 REDIS_DB = int(os.environ.get("API_TEST_REDIS_DB", "8"))
 API_PORT = WEB_PORTS[-1]
 OPENED = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)
+BOOKED_AT = OPENED + timedelta(hours=1)
+SLOTS = {
+    name: Slot(start, start + timedelta(minutes=30))
+    for name, start in (
+        ("a", datetime(2026, 3, 3, 10, 0, tzinfo=timezone.utc)),
+        ("b", datetime(2026, 3, 3, 11, 0, tzinfo=timezone.utc)),
+        ("c", datetime(2026, 3, 4, 9, 0, tzinfo=timezone.utc)),
+        ("d", datetime(2026, 3, 4, 14, 0, tzinfo=timezone.utc)),
+    )
+}
+RUDE_RESOLVED = datetime(2026, 3, 5, 10, 0, tzinfo=timezone.utc)
+"""10:00 in London (GMT in March), so 72 h later is outside the quiet hours: the survey is due then."""
+BILL_RESOLVED = datetime(2026, 3, 5, 12, 0, tzinfo=timezone.utc)
+BILL_RATED = BILL_RESOLVED + timedelta(hours=73)
 
 
 @dataclass
@@ -78,6 +97,78 @@ def seed(database_url: str) -> Seeded:
         opened = OPENED + timedelta(days=spec.pop("days"))  # type: ignore[arg-type]
         numbers[name] = store.create(make_draft(opened, sla, **spec), opened).number
     return Seeded(numbers, store)
+
+
+@dataclass
+class Extras:
+    """Callbacks and follow-ups written beside the seeded tickets: bookings by name, and the stores."""
+
+    callbacks: dict[str, CallbackRecord]
+    callback_store: CallbackStore
+    followups: FollowupStore
+
+
+def _resolve(store: TicketStore, number: str, at: datetime) -> None:
+    store.transition(number, "acknowledged", actor="agent:Priya Shah", now=at - timedelta(minutes=2))
+    store.transition(number, "in_progress", actor="agent:Priya Shah", now=at - timedelta(minutes=1))
+    store.transition(number, "resolved", actor="agent:Priya Shah", now=at)
+
+
+class SetClock:
+    """A clock the seeding sets before each call."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+def extras(ticket_api: TicketApi) -> Iterator[Extras]:
+    """Callbacks in every state the list shows, and follow-ups in the three ways a ticket can stand.
+
+    Callbacks (soonest first): kettle booked at a; bill booked at a, then cancelled; parcel
+    booked at b, then moved to d (its first booking ``rescheduled``); rude booked at c and
+    flagged missed. Follow-ups: kettle none; rude resolved (survey scheduled); bill resolved,
+    surveyed, rated 3, solved and commented through the code the chat uses (which closes it).
+    """
+    engine = make_engine(ticket_api.database_url)
+    sessions = make_sessionmaker(engine)
+    callbacks = CallbackStore(sessions, capacity=2)
+    followups = FollowupStore(sessions)
+    tickets = ticket_api.seeded.store
+    n = ticket_api.seeded.numbers
+
+    def book(name: str, slot: str) -> CallbackRecord:
+        ticket = tickets.get(n[name])
+        assert ticket is not None
+        return callbacks.book(
+            ticket_number=ticket.number, channel=ticket.channel, sender_id=ticket.sender_id, slot=SLOTS[slot],
+            customer_timezone="Europe/London", now=BOOKED_AT,
+        )
+
+    booked = {"kettle": book("kettle", "a"), "bill": book("bill", "a"), "parcel_first": book("parcel", "b")}
+    booked["parcel"] = book("parcel", "d")
+    booked["rude"] = book("rude", "c")
+    callbacks.cancel(booked["bill"].key, BOOKED_AT + timedelta(hours=1))
+    callbacks.mark_missed(booked["rude"].key, SLOTS["c"].end + timedelta(minutes=30))
+
+    tickets.transition(n["rude"], "resolved", actor="agent:Priya Shah", now=RUDE_RESOLVED)
+    _resolve(tickets, n["bill"], BILL_RESOLVED)
+    bill = followups.for_ticket(n["bill"])
+    assert bill is not None
+    followups.advance([bill.key], "survey", bill.survey_due_at, bill.survey_due_at + timedelta(hours=24))  # its survey went out
+    clock = SetClock(BILL_RATED)
+    answers = SurveyAnswers(followups, tickets, clock)
+    answers.answer("tg:4242", SurveyValue(n["bill"], "rating", "3"))
+    clock.now += timedelta(minutes=1)
+    answers.answer("tg:4242", SurveyValue(n["bill"], "solved", "yes"))
+    clock.now += timedelta(minutes=1)
+    answers.comment("tg:4242", "A phone call would have been quicker.")
+    records = {name: callbacks.get(record.key) for name, record in booked.items()}
+    yield Extras({name: record for name, record in records.items() if record is not None}, callbacks, followups)
+    engine.dispose()
 
 
 @pytest.fixture

@@ -5,8 +5,9 @@ statement, and its sweep finds the windows holding pending steps with one probe 
 window; both read this index, which holds only the pending rows (a few days' worth),
 not every follow-up ever sent.
 
-Revision ID: 0008_followup_batches
-Revises: 0007_sla_watch (re-chained when the branches are merged)
+Revision ID: 0010_followup_batches
+Revises: 0009_handoffs (written as 0008_followup_batches after 0007_sla_watch; re-chained after
+main's 0008_console_accounts and 0009_handoffs)
 Create Date: 2026-11-30
 """
 
@@ -15,8 +16,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0008_followup_batches"
-down_revision = "0007_sla_watch"
+revision = "0010_followup_batches"
+down_revision = "0009_handoffs"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,208 @@
+"""The agent console over real HTTP on loopback: the whole web app (``create_app``) served by
+aiohttp's test server, the real Redis, and the accounts on SQLite and on PostgreSQL.
+
+The app's clock is a :class:`Clock` the tests move, so lockouts and session lifetimes end
+without waiting.
+
+| variable | default | meaning |
+|---|---|---|
+| REDIS_HOST / REDIS_PORT | 127.0.0.1 / 6379 | the Redis of the sessions, lockout counts and the outbound queue |
+| CONSOLE_TEST_REDIS_DB | 11 | its database (flushed before and after each test) |
+| E2E_PORT_OFFSET | 0 | the app listens on 15000 + offset + 60 |
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import aiohttp
+import pytest
+import redis
+from aiohttp.test_utils import TestServer
+from sqlalchemy.orm import sessionmaker
+
+from bot.db import make_engine, make_sessionmaker, migrate
+from web.app import create_app
+from web.console.accounts import Account, AccountStore
+from web.console.passwords import Passwords
+from web.console.sessions import COOKIE_NAME
+from web.settings import ConsolePolicy, WebSettings
+
+REDIS_HOST = os.environ.get("REDIS_HOST", "127.0.0.1")
+REDIS_PORT = int(os.environ.get("REDIS_PORT", "6379"))
+REDIS_DB = int(os.environ.get("CONSOLE_TEST_REDIS_DB", "11"))
+PORT = 15000 + int(os.environ.get("E2E_PORT_OFFSET", "0")) + 60
+ORIGIN = f"http://127.0.0.1:{PORT}"
+START = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)
+PASSWORD = "correct horse battery staple"
+POLICY = ConsolePolicy.parse_obj({
+    "lockout": {"account": {"failures": 3, "window_s": 60, "lock_s": 120},
+                "address": {"failures": 6, "window_s": 60, "lock_s": 300}},
+    "password_min_chars": 12,
+})
+"""Small numbers so a test reaches them in a few tries."""
+IDLE_S = 600
+MAX_S = 3600
+CSRF_INPUT = re.compile(r'name="csrf_token" value="([^"]+)"')
+WRONG_PASSWORD_SENTENCE = "The name or password is wrong, or sign-in is paused after too many tries."
+
+
+class Clock:
+    """The app's time, moved by the test."""
+
+    def __init__(self, now: datetime = START) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def redis_client() -> Iterator[redis.Redis]:
+    """The tests' Redis database, empty before and after each test."""
+    client = redis.Redis(host=REDIS_HOST, port=REDIS_PORT, db=REDIS_DB)
+    client.flushdb()
+    yield client
+    client.flushdb()
+    client.close()
+
+
+@pytest.fixture
+def app_env(monkeypatch: pytest.MonkeyPatch, db_url: str, tmp_path: Path) -> str:
+    """The environment ``create_app`` reads on start-up: this test's database and Redis."""
+    for name, value in {
+        "DATABASE_URL": db_url, "REDIS_HOST": REDIS_HOST, "REDIS_PORT": str(REDIS_PORT),
+        "WEBCHAT_REDIS_DB": str(REDIS_DB), "WORKER_REDIS_DB": str(REDIS_DB),
+        "EVIDENCE_DIR": str(tmp_path / "files"), "WEB_PORT": str(PORT),
+    }.items():
+        monkeypatch.setenv(name, value)
+    for name in ("CONSOLE_SESSION_IDLE_S", "CONSOLE_SESSION_MAX_S", "CONSOLE_CLIENT_ADDRESS_HEADER",
+                 "WEB_SECURE_COOKIES", "WEB_ALLOWED_ORIGINS", "COMPLAINTS_CONFIG_DIR"):
+        monkeypatch.delenv(name, raising=False)
+    return db_url
+
+
+@pytest.fixture
+def accounts(app_env: str) -> Iterator[AccountStore]:
+    """The account store on the test's (migrated) database, as the app builds it."""
+    engine = make_engine(app_env)
+    migrate(engine)
+    yield AccountStore(make_sessionmaker(engine), Passwords(POLICY.password_min_chars))
+    engine.dispose()
+
+
+@pytest.fixture
+def db_sessions(accounts: AccountStore) -> sessionmaker:
+    return accounts._sessions
+
+
+@pytest.fixture
+def supervisor(accounts: AccountStore, clock: Clock) -> Account:
+    return accounts.create("sam", "supervisor", PASSWORD, now=clock(), display_name="Sam Supervisor")
+
+
+@pytest.fixture
+def agent(accounts: AccountStore, clock: Clock) -> Account:
+    return accounts.create("alex", "agent", PASSWORD, now=clock(), display_name="Alex Agent")
+
+
+def console_settings(**console_changes: object) -> WebSettings:
+    """The environment's settings with the tests' policy and session lifetimes."""
+    settings = WebSettings.from_env()
+    console = replace(settings.console, policy=POLICY, session_idle_s=IDLE_S, session_max_s=MAX_S)
+    return replace(settings, console=replace(console, **console_changes))
+
+
+async def serve(settings: WebSettings, clock: Clock) -> TestServer:
+    server = TestServer(create_app(settings, clock=clock), host="127.0.0.1", port=PORT)
+    await server.start_server()
+    return server
+
+
+@pytest.fixture
+async def server(app_env: str, redis_client: redis.Redis, accounts: AccountStore, clock: Clock) -> AsyncIterator[TestServer]:
+    """The web app with the console, listening on loopback."""
+    running = await serve(console_settings(), clock)
+    yield running
+    await running.close()
+
+
+@dataclass
+class Browser:
+    """One person's browser: its own cookie jar, redirects not followed (the tests read them)."""
+
+    base: str
+    http: aiohttp.ClientSession = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.http = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
+
+    async def close(self) -> None:
+        await self.http.close()
+
+    def request(self, method: str, path: str, **kwargs: object) -> aiohttp.client._RequestContextManager:
+        return self.http.request(method, self.base + path, allow_redirects=False, **kwargs)  # type: ignore[arg-type]
+
+    async def page(self, path: str) -> tuple[int, str, str]:
+        """Status, Location and body of a GET."""
+        async with self.request("GET", path) as response:
+            return response.status, response.headers.get("Location", ""), await response.text()
+
+    async def form_token(self) -> str:
+        """The CSRF token of the sign-in form (opening it starts a session)."""
+        status, _, body = await self.page("/console/sign-in")
+        assert status == 200
+        match = CSRF_INPUT.search(body)
+        assert match is not None
+        return match.group(1)
+
+    async def sign_in(self, name: str, password: str, *, headers: dict[str, str] | None = None) -> tuple[int, str, str]:
+        """Fill in the form as a person does: status, Location and body of the answer."""
+        token = await self.form_token()
+        data = {"csrf_token": token, "name": name, "password": password}
+        async with self.request("POST", "/console/sign-in", data=data, headers=headers or {}) as response:
+            return response.status, response.headers.get("Location", ""), await response.text()
+
+    async def api_token(self) -> str:
+        async with self.request("GET", "/console/api/me") as response:
+            assert response.status == 200
+            return (await response.json())["csrf_token"]
+
+    def cookie(self) -> str | None:
+        """The console session cookie's value as the browser holds it."""
+        for cookie in self.http.cookie_jar:
+            if cookie.key == COOKIE_NAME:
+                return cookie.value
+        return None
+
+
+@pytest.fixture
+async def browser(server: TestServer) -> AsyncIterator[Browser]:
+    opened = Browser(f"http://127.0.0.1:{server.port}")
+    yield opened
+    await opened.close()
+
+
+@pytest.fixture
+async def other_browser(server: TestServer) -> AsyncIterator[Browser]:
+    opened = Browser(f"http://127.0.0.1:{server.port}")
+    yield opened
+    await opened.close()
+
+
+def session_keys(client: redis.Redis) -> set[str]:
+    """The console session keys Redis holds."""
+    return {key.decode() for key in client.scan_iter(f"{COOKIE_NAME}_*")}
