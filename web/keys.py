@@ -10,12 +10,14 @@ import redis.asyncio as aioredis
 from aiohttp import web
 
 from bot.evidence import EvidenceStore
+from bot.handoff.desk import HandoffDesk
 from bot.outbound.delivery import Outbound
 from bot.sla.notices import StatusNotices
 from bot.sla.watch import SlaWatch
 from bot.tickets import TicketStore
 from bot.outbound.webchat import WebChatMailbox
 from web.console.accounts import AccountStore
+from web.console.live import ConsoleHub
 from web.console.lockout import Lockout
 from web.console.pages import Pages
 from web.console.sessions import ConsoleSessions
@@ -45,3 +47,6 @@ ACCOUNTS = web.AppKey("accounts", AccountStore)
 CONSOLE_SESSIONS = web.AppKey("console_sessions", ConsoleSessions)
 LOCKOUT = web.AppKey("lockout", Lockout)
 PAGES = web.AppKey("pages", Pages)
+HANDOFF_DESK = web.AppKey("handoff_desk", HandoffDesk)
+"""What agents do with hand-offs (set on start-up, after the ticket store and outbound path)."""
+CONSOLE_HUB = web.AppKey("console_hub", ConsoleHub)

@@ -7,7 +7,6 @@ web process hears it and forwards it to its own open sockets of that session.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 from collections import defaultdict
@@ -17,9 +16,9 @@ import redis.asyncio as aioredis
 from aiohttp import web
 
 from bot.outbound.webchat import PUSH_PATTERN, session_of_channel
+from web.subscription import subscribed_while_running
 
 logger = logging.getLogger(__name__)
-RECONNECT_DELAY_S = 1.0
 
 
 class PushHub:
@@ -57,32 +56,12 @@ class PushHub:
             except (ConnectionError, RuntimeError):
                 logger.info("a web chat socket went away during a push")
 
-    async def listen(self, client: aioredis.Redis, subscribed: asyncio.Event) -> None:
-        """Forward pushes until cancelled; resubscribe after a Redis failure."""
-        while True:
-            pubsub = client.pubsub(ignore_subscribe_messages=True)
-            try:
-                await pubsub.psubscribe(PUSH_PATTERN)
-                subscribed.set()
-                async for message in pubsub.listen():
-                    if message["type"] == "pmessage":
-                        channel = message["channel"].decode()
-                        await self.forward(session_of_channel(channel), message["data"].decode())
-            except aioredis.RedisError:
-                logger.exception("web chat push subscription lost; resubscribing")
-                await asyncio.sleep(RECONNECT_DELAY_S)
-            finally:
-                await pubsub.close()
+    async def forward_pushed(self, channel: str, payload: str) -> None:
+        """Forward an item published on a session's push channel."""
+        await self.forward(session_of_channel(channel), payload)
 
 
 async def run_hub(app: web.Application, hub: PushHub, client: aioredis.Redis) -> AsyncIterator[None]:
     """cleanup_ctx body: the subscription lives as long as the app."""
-    subscribed = asyncio.Event()
-    task = asyncio.create_task(hub.listen(client, subscribed))
-    await asyncio.wait_for(subscribed.wait(), timeout=10)
-    yield
-    task.cancel()
-    try:
-        await task
-    except asyncio.CancelledError:
-        pass
+    async for _ in subscribed_while_running(client, PUSH_PATTERN, hub.forward_pushed):
+        yield

@@ -6,7 +6,7 @@ that is open right now to update without polling, whichever process it runs in:
 - ``handoff:queue``: a hand-off was queued, deferred, claimed or ended. No customer words,
   only ids, states, priority and rule ids, so any console may subscribe.
 - ``handoff:chat:<hand-off id>``: a message the customer wrote while the assistant was paused,
-  for the agent who has that conversation open.
+  or an agent's reply, for the consoles that have that conversation open.
 
 A notice that cannot be published (Redis down) is logged and dropped: the console reads the
 same facts from SQL when it loads.
@@ -62,6 +62,15 @@ class HandoffNotices:
     async def queued(self, record: HandoffRecord, at: datetime) -> bool:
         """Announce a new hand-off (``waiting`` or ``deferred``) to every console."""
         return await self._publish(QUEUE_CHANNEL, queue_notice(record, record.state, at))
+
+    async def changed(self, record: HandoffRecord, event: str, at: datetime) -> bool:
+        """Announce a claim, a transfer or an end to every console (``event`` names it)."""
+        return await self._publish(QUEUE_CHANNEL, {**queue_notice(record, event, at), "agent": record.agent})
+
+    async def agent_message(self, record: HandoffRecord, line: dict[str, Any]) -> bool:
+        """Pass an agent's message to every console that has the conversation open."""
+        notice = {"event": "agent_message", "handoff_id": record.id, "ticket_number": record.ticket_number, **line}
+        return await self._publish(chat_channel(record.id), notice)
 
     async def customer_message(self, record: HandoffRecord, line: dict[str, Any]) -> bool:
         """Pass a customer's message to the console that has the conversation open."""

@@ -212,6 +212,28 @@ class HandoffStore:
         logger.info("hand-off claimed", extra={"handoff_id": handoff_id, "ticket_number": record.ticket_number})
         return record
 
+    def transfer(self, handoff_id: int, *, to: str, now: datetime, holder: str | None = None) -> HandoffRecord:
+        """Give a claimed hand-off to the agent ``to``; with ``holder``, only while that agent still
+        has it (an agent passes on their own conversation; a supervisor passes on anyone's).
+        :class:`HandoffTaken` when it is no longer claimed (or no longer the holder's)."""
+        check_actor(to)
+        with write_session(self._sessions) as session:
+            condition = [HandoffRow.id == handoff_id, HandoffRow.state == "claimed"]
+            if holder is not None:
+                condition.append(HandoffRow.agent == holder)
+            changed = session.execute(
+                update(HandoffRow).where(*condition).values(agent=to, updated_at=now)
+                .execution_options(synchronize_session=False)
+            ).rowcount
+            row = session.get(HandoffRow, handoff_id)
+            if row is None:
+                raise HandoffNotFound(handoff_id)
+            if changed != 1:
+                raise HandoffTaken(f"hand-off {handoff_id} is {row.state}, not claimed by {holder or 'anyone'}")
+            record = _record(row)
+        logger.info("hand-off transferred", extra={"handoff_id": handoff_id, "ticket_number": record.ticket_number})
+        return record
+
     def end(self, handoff_id: int, *, state: str, now: datetime) -> HandoffRecord:
         """End a hand-off as ``returned`` (to the assistant) or ``closed``, freeing its conversation
         for the next one; :class:`HandoffTaken` if it had already ended."""

@@ -8,7 +8,11 @@ without waiting.
 |---|---|---|
 | REDIS_HOST / REDIS_PORT | 127.0.0.1 / 6379 | the Redis of the sessions, lockout counts and the outbound queue |
 | CONSOLE_TEST_REDIS_DB | 11 | its database (flushed before and after each test) |
-| E2E_PORT_OFFSET | 0 | the app listens on 15000 + offset + 60 |
+| E2E_PORT_OFFSET | 0 | the app listens on 15000 + offset + 60, the stand-in for Rasa's HTTP API on + 61 |
+
+The hand-off tests file a ticket and queue its hand-off as the assistant does (:class:`World`),
+and hand back to a stand-in for Rasa's HTTP API on loopback (the two calls a hand-back makes),
+which records what it was sent.
 """
 
 from __future__ import annotations
@@ -19,14 +23,22 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
 import redis
+from aiohttp import web
 from aiohttp.test_utils import TestServer
 from sqlalchemy.orm import sessionmaker
 
 from bot.db import make_engine, make_sessionmaker, migrate
+from bot.domain_config import load_domain_config
+from bot.handoff.store import HandoffRecord, HandoffRequest, HandoffStore
+from bot.outbound.store import OutboundStore
+from bot.settings import PROJECT_ROOT
+from bot.tickets import TicketRecord, TicketStore
+from tests.sla.conftest import make_draft
 from web.app import create_app
 from web.console.accounts import Account, AccountStore
 from web.console.passwords import Passwords
@@ -206,3 +218,79 @@ async def other_browser(server: TestServer) -> AsyncIterator[Browser]:
 def session_keys(client: redis.Redis) -> set[str]:
     """The console session keys Redis holds."""
     return {key.decode() for key in client.scan_iter(f"{COOKIE_NAME}_*")}
+
+
+RASA_PORT = 15000 + int(os.environ.get("E2E_PORT_OFFSET", "0")) + 61
+RASA_TOKEN = "rasa-test-token"
+RESUMED_TEXT = "Is there anything else I can help you with?"
+REASONS = [{"rule": "asked_for_person", "evidence": "a person please"}]
+REASON = "The customer asked to talk to a person."
+
+
+@dataclass
+class RasaCalls:
+    """What the stand-in for Rasa was asked: (path, token, JSON body) in order."""
+
+    calls: list[tuple[str, str, Any]] = field(default_factory=list)
+
+
+@pytest.fixture
+async def rasa(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[RasaCalls]:
+    """Rasa's ``tracker/events`` and ``execute`` endpoints, answering as Rasa 3.6 does."""
+    seen = RasaCalls()
+
+    async def events(request: web.Request) -> web.Response:
+        seen.calls.append((request.path, request.query.get("token", ""), await request.json()))
+        return web.json_response({"sender_id": request.match_info["sender"], "events": []})
+
+    async def execute(request: web.Request) -> web.Response:
+        seen.calls.append((request.path, request.query.get("token", ""), await request.json()))
+        sender = request.match_info["sender"]
+        return web.json_response({"tracker": {"sender_id": sender},
+                                  "messages": [{"recipient_id": sender, "text": RESUMED_TEXT}]})
+
+    app = web.Application()
+    app.router.add_post("/conversations/{sender}/tracker/events", events)
+    app.router.add_post("/conversations/{sender}/execute", execute)
+    server = TestServer(app, host="127.0.0.1", port=RASA_PORT)
+    await server.start_server()
+    for name, value in {"RASA_HOST": "127.0.0.1", "RASA_PORT": str(RASA_PORT), "RASA_PROCESSES": "1",
+                        "RASA_AUTH_TOKEN": RASA_TOKEN}.items():
+        monkeypatch.setenv(name, value)
+    yield seen
+    await server.close()
+
+
+@dataclass
+class World:
+    """The stores the console writes to, read back by the tests."""
+
+    tickets: TicketStore
+    handoffs: HandoffStore
+    outbound: OutboundStore
+
+    def hand_over(self, sender: str = "web:customer-1", priority: str = "P2", **ticket: Any) -> tuple[TicketRecord, HandoffRecord]:
+        """File an escalated ticket for ``sender`` and queue its hand-off, as the assistant does."""
+        draft = make_draft(START, load_domain_config(PROJECT_ROOT / "settings").sla, sender_id=sender,
+                           status="escalated", priority=priority, **ticket)
+        filed = self.tickets.create(draft, START)
+        request = HandoffRequest(ticket_number=filed.number, channel="webchat", sender_id=sender, reasons=REASONS,
+                                 priority=priority)
+        return filed, self.handoffs.open(request, state="waiting", now=START, wait_estimate_s=300)
+
+
+@pytest.fixture
+def world(app_env: str, accounts: Any) -> Iterator[World]:
+    """The stores on the test's database (migrated by ``accounts``)."""
+    engine = make_engine(app_env)
+    sessions = make_sessionmaker(engine)
+    yield World(TicketStore(sessions, attempts=3, delay_s=0.05), HandoffStore(sessions), OutboundStore(sessions))
+    engine.dispose()
+
+
+@pytest.fixture
+async def console(app_env: str, redis_client: Any, accounts: Any, clock: Any, rasa: RasaCalls) -> AsyncIterator[TestServer]:
+    """The web app with the console, its hand-back reaching the stand-in for Rasa."""
+    running = await serve(console_settings(), clock)
+    yield running
+    await running.close()

@@ -87,7 +87,8 @@ async def test_agents_open_every_agent_page(server: TestServer, browser: Browser
     for route in console_routes(server.app):
         if route.role == "agent" and route.method == "GET" and not _is_socket(route):
             async with browser.request("GET", with_sample_parameters(route.path)) as response:
-                assert response.status == 200, route
+                # a sample id names nothing: the guard let the agent in, and the route found no hand-off 1
+                assert response.status == (404 if "{" in route.path else 200), route
 
 
 async def test_a_supervisor_lists_the_accounts(browser: Browser, supervisor: Account, agent: Account) -> None:

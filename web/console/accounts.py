@@ -114,6 +114,12 @@ class AccountStore:
             row = session.get(ConsoleAccountRow, account_id)
             return None if row is None else _record(row)
 
+    def by_name(self, name: str) -> Account | None:
+        """The account signed in as ``name`` (as typed or stored), or None."""
+        with self._sessions() as session:
+            row = session.scalars(select(ConsoleAccountRow).where(ConsoleAccountRow.name == normalise_name(name))).one_or_none()
+            return None if row is None else _record(row)
+
     def all(self) -> list[Account]:
         """Every account, by name."""
         with self._sessions() as session:

@@ -12,11 +12,18 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 from aiohttp import web
+from redis.asyncio import Redis
 
 from bot.db import make_engine, make_sessionmaker, migrate
-from bot.settings import load_settings
+from bot.handoff.desk import HandoffDesk
+from bot.handoff.notices import HandoffNotices
+from bot.handoff.store import HandoffStore
+from bot.outbound.settings import rasa_auth_token
+from bot.settings import load_settings, redis_location
 from web import keys
-from web.console import views
+from web.console import handoffs, views
+from web.console.assistant import RasaAssistant
+from web.console.live import ConsoleHub, run_console_hub
 from web.console.accounts import AccountStore
 from web.console.guard import check_every_route_guarded
 from web.console.lockout import Lockout
@@ -33,8 +40,13 @@ def setup_console(app: web.Application, settings: WebSettings) -> None:
     )
     app[keys.LOCKOUT] = Lockout(app[keys.REDIS], settings.console.policy.lockout, app[keys.CLOCK])
     app[keys.PAGES] = Pages()
+    app[keys.CONSOLE_HUB] = ConsoleHub()
     app.cleanup_ctx.append(_accounts_ctx)
+    app.cleanup_ctx.append(_desk_ctx)
+    app.cleanup_ctx.append(_hub_ctx)
+    app.on_shutdown.append(_close_console_sockets)
     app.add_routes(views.routes)
+    app.add_routes(handoffs.routes)
     check_every_route_guarded(app)
 
 
@@ -48,3 +60,26 @@ async def _accounts_ctx(app: web.Application) -> AsyncIterator[None]:
     )
     yield
     engine.dispose()
+
+
+async def _desk_ctx(app: web.Application) -> AsyncIterator[None]:
+    """The hand-off desk, on the ticket store, outbound path and HTTP client the app opened before."""
+    engine = make_engine(load_settings().database_url)
+    sessions = make_sessionmaker(engine)
+    redis = redis_location()
+    app[keys.HANDOFF_DESK] = HandoffDesk(
+        HandoffStore(sessions), app[keys.TICKETS], sessions, app[keys.OUTBOUND],
+        HandoffNotices(lambda: Redis(host=redis.host, port=redis.port, socket_connect_timeout=2, socket_timeout=2)),
+        RasaAssistant(app[keys.HTTP], app[keys.SETTINGS].rasa_urls, rasa_auth_token),
+    )
+    yield
+    engine.dispose()
+
+
+async def _hub_ctx(app: web.Application) -> AsyncIterator[None]:
+    async for _ in run_console_hub(app[keys.CONSOLE_HUB], app[keys.REDIS]):
+        yield
+
+
+async def _close_console_sockets(app: web.Application) -> None:
+    await app[keys.CONSOLE_HUB].close_all()

@@ -18,9 +18,11 @@ from multidict import MultiDictProxy
 
 from web import keys
 from web.console.accounts import AccountError
+from web.console.bodies import bad_request, json_object
 from web.console.guard import ACCOUNT_KEY, PREFIX, SIGN_IN_PATH, public, require_agent, require_supervisor, signed_in
+from web.console.handoffs import queue_entries, readable
 from web.console.lockout import client_address
-from web.console.pages import STYLESHEET
+from web.console.pages import SCRIPT, STYLESHEET
 from web.console.passwords import PasswordRejected
 from web.console.sessions import CSRF, REQUEST_KEY
 from web.settings import JSON_BODY_MAX_BYTES
@@ -78,9 +80,11 @@ async def sign_out(request: web.Request) -> web.StreamResponse:
 @routes.get(f"{PREFIX}/")
 @require_agent
 async def queue_page(request: web.Request) -> web.StreamResponse:
-    """The hand-off queue (empty until the hand-off arrives)."""
+    """The hand-off queue as SQL has it now; the page's script keeps it live over ``/console/ws``."""
+    records = await asyncio.to_thread(request.config_dict[keys.HANDOFF_DESK].store.queue)
     return request.config_dict[keys.PAGES].render(
         "queue.html", account=signed_in(request), csrf_token=request[REQUEST_KEY][CSRF],
+        handoffs=await queue_entries(request, records),
     )
 
 
@@ -98,6 +102,13 @@ async def accounts_page(request: web.Request) -> web.StreamResponse:
 @public
 async def stylesheet(_: web.Request) -> web.StreamResponse:
     return web.FileResponse(STYLESHEET)
+
+
+@routes.get(f"{PREFIX}/console.js")
+@require_agent
+async def script(_: web.Request) -> web.StreamResponse:
+    """The signed-in pages' script: only a signed-in browser needs it."""
+    return web.FileResponse(SCRIPT)
 
 
 @routes.get(f"{PREFIX}/api/me")
@@ -118,10 +129,10 @@ async def list_accounts(request: web.Request) -> web.Response:
 @require_supervisor
 async def create_account(request: web.Request) -> web.Response:
     """A supervisor adds an agent or supervisor: JSON ``name``, ``role``, ``password``, ``display_name``."""
-    body = await _json_object(request)
+    body = await json_object(request)
     if not set(body) <= ACCOUNT_FIELDS or not all(isinstance(body.get(f), str) for f in ("name", "role", "password")) \
             or not isinstance(body.get("display_name", ""), str):
-        raise _bad_request("bad_request", "send a JSON object with string name, role and password (display_name optional)")
+        raise bad_request("bad_request", "send a JSON object with string name, role and password (display_name optional)")
     store = request.config_dict[keys.ACCOUNTS]
     try:
         account = await asyncio.to_thread(
@@ -129,40 +140,52 @@ async def create_account(request: web.Request) -> web.Response:
             now=request.config_dict[keys.CLOCK](), display_name=body.get("display_name") or None,
         )
     except (AccountError, PasswordRejected) as error:
-        raise _bad_request("account_refused", str(error)) from error
+        raise bad_request("account_refused", str(error)) from error
     return web.json_response({"account": account.public()}, status=201)
 
 
 @routes.get(f"{PREFIX}/ws")
 @require_agent
 async def socket(request: web.Request) -> web.WebSocketResponse:
-    """The console's live channel: it greets the account; the queue's updates come later."""
+    """The console's live channel: it greets the account, then forwards every queue notice and the
+    messages of each conversation the page asks to ``{"type": "watch", "handoff_id": N}`` (when the
+    access rule lets the account read it; otherwise it answers ``not_found``)."""
     if request.headers.get("Origin", "").rstrip("/") not in request.config_dict[keys.SETTINGS].allowed_origins:
         raise web.HTTPForbidden(text=json.dumps({"error": "origin_not_allowed"}), content_type="application/json")
     ws = web.WebSocketResponse(heartbeat=30, max_msg_size=JSON_BODY_MAX_BYTES)
     await request.config_dict[keys.CONSOLE_SESSIONS].save(request, ws)
     await ws.prepare(request)
-    await ws.send_json({"type": "hello", "account": signed_in(request).public()})
-    async for message in ws:
-        if message.type == WSMsgType.ERROR:
-            break
+    hub = request.config_dict[keys.CONSOLE_HUB]
+    hub.add(ws)
+    try:
+        await ws.send_json({"type": "hello", "account": signed_in(request).public()})
+        async for message in ws:
+            if message.type == WSMsgType.ERROR:
+                break
+            if message.type == WSMsgType.TEXT:
+                await _watch(request, ws, message.data)
+    finally:
+        hub.remove(ws)
     return ws
+
+
+async def _watch(request: web.Request, ws: web.WebSocketResponse, data: str) -> None:
+    try:
+        asked = json.loads(data)
+    except ValueError:
+        return
+    handoff_id = asked.get("handoff_id") if isinstance(asked, dict) and asked.get("type") == "watch" else None
+    if not isinstance(handoff_id, int):
+        return
+    try:
+        await readable(request, handoff_id)
+    except web.HTTPNotFound:
+        await ws.send_json({"type": "not_found", "handoff_id": handoff_id})
+        return
+    request.config_dict[keys.CONSOLE_HUB].watch(ws, handoff_id)
+    await ws.send_json({"type": "watching", "handoff_id": handoff_id})
 
 
 def _field(form: MultiDictProxy[Any], name: str) -> str:
     value = form.get(name)
     return value if isinstance(value, str) else ""
-
-
-async def _json_object(request: web.Request) -> dict[str, Any]:
-    try:
-        body = await request.json()
-    except ValueError as error:
-        raise _bad_request("bad_json", "the body is not JSON") from error
-    if not isinstance(body, dict):
-        raise _bad_request("bad_request", "send a JSON object")
-    return body
-
-
-def _bad_request(error: str, message: str) -> web.HTTPBadRequest:
-    return web.HTTPBadRequest(text=json.dumps({"error": error, "message": message}), content_type="application/json")
