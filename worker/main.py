@@ -1,7 +1,7 @@
 """What the worker runs: the outbound, call-back, follow-up and SLA watcher jobs, their sweeps, and the resources they share.
 
-Jobs are idempotent (arq may run a job more than once): each reads the message's SQL
-row and does only what the row still needs. A job that must wait raises arq's
+Jobs are idempotent (arq may run a job more than once): each reads its messages' SQL
+rows and does only what the rows still need. A job that must wait raises arq's
 ``Retry`` with the delay the domain asked for; the number of tries is bounded by the
 row's own attempt count in SQL, so arq's counter is set high enough never to cut in
 first. The sweeps run at start-up and then every minute. The follow-up jobs live in
@@ -25,7 +25,7 @@ from bot.callbacks.jobs import open_callback_jobs, worker_cron_jobs, worker_func
 from bot.db import make_engine, make_sessionmaker, migrate
 from bot.outbound.delivery import Outbound
 from bot.outbound.messages import Transport
-from bot.outbound.queue import DELIVER_JOB, SWEEP_JOB, TRANSCRIPT_JOB, deserialize, redis_settings, serialize
+from bot.outbound.queue import DELIVER_JOB, SWEEP_JOB, deserialize, redis_settings, serialize
 from bot.outbound.registry import register_transport, registered_channels
 from bot.outbound.settings import OutboundSettings
 from bot.outbound.store import OutboundStore
@@ -104,16 +104,10 @@ async def shutdown(ctx: dict[str, Any]) -> None:
         ctx["engine"].dispose()
 
 
-async def deliver_outbound(ctx: dict[str, Any], key: str) -> None:
-    """Send one outbound message; wait and run again while it is transiently undeliverable."""
-    delay = await ctx["outbound"].attempt_delivery(key)
-    if delay is not None:
-        raise Retry(defer=delay)
-
-
-async def append_outbound_transcript(ctx: dict[str, Any], key: str) -> None:
-    """Append one sent message to its Rasa conversation; wait and run again while Rasa is away."""
-    delay = await ctx["outbound"].attempt_transcript(ctx["transcript"], key)
+async def deliver_outbound(ctx: dict[str, Any], *keys: str) -> None:
+    """Send the messages ``keys`` and append them to their Rasa conversations; run again
+    when the next of them is due (a transient failure, Rasa away) until all are finished."""
+    delay = await ctx["outbound"].attempt(ctx["transcript"], keys)
     if delay is not None:
         raise Retry(defer=delay)
 
@@ -148,7 +142,6 @@ def worker_settings(
     return {
         "functions": [
             func(deliver_outbound, name=DELIVER_JOB, keep_result=0, max_tries=ARQ_MAX_TRIES),
-            func(append_outbound_transcript, name=TRANSCRIPT_JOB, keep_result=0, max_tries=ARQ_MAX_TRIES),
             *worker_functions(ARQ_MAX_TRIES),
             *followup_functions(),
             *sla_jobs.functions(),

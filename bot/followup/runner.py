@@ -1,20 +1,24 @@
-"""Running due follow-ups: the job each one gets, and the sweep that (re)queues them from SQL.
+"""Running due follow-ups: one job per due window that claims them in batches, and the sweep that queues the windows.
 
-The queue (arq) holds one job per follow-up step, named after the business key and
-deferred until the step is due. It is only an alarm clock: the job reads the SQL row and
-does what the row says is due, so a job that runs twice, late, or after the row moved on
-does nothing wrong. The sweep pages through SQL for every pending step due within the
-look-ahead and queues it; arq refuses a job id already queued, so sweeping is cheap to
-repeat and is what recovers a queue Redis lost.
+Time is cut into windows of ``FOLLOWUP_WINDOW_S`` (half a second). The queue (arq) holds one
+job per window that holds a pending step, named after the window and deferred to its
+end. It is only an alarm clock: the job claims from SQL every step due by then, a
+batch at a time, so a job that runs twice, late, or after the rows moved on does
+nothing wrong. A full batch queues the window's next part before it is handed over,
+so the workers claim and hand over the parts of a busy window side by side. The
+sweep probes SQL for the windows due within the look-ahead and queues those the queue
+does not hold; arq refuses a job id already queued, so sweeping is cheap to repeat and
+is what recovers a queue Redis lost.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections import defaultdict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from arq.constants import job_key_prefix
@@ -23,16 +27,15 @@ from redis.exceptions import RedisError
 from bot.followup.messages import step_message
 from bot.followup.policy import FollowupPolicy
 from bot.followup.store import Followup, FollowupStore
-from bot.outbound.delivery import Outbound
-from bot.outbound.messages import PermanentDeliveryError
+from bot.outbound.delivery import NO_PUSH, Outbound
+from bot.outbound.messages import Outgoing
 from bot.outbound.store import utcnow
 from bot.settings import SettingsError, _float, _int
 
 logger = logging.getLogger(__name__)
 
-FOLLOWUP_JOB = "run_followup"
+FOLLOWUP_JOB = "run_due_followups"
 FOLLOWUP_SWEEP_JOB = "sweep_followups"
-_JOB_SUFFIX = {"survey": "", "reminder": ":remind", "unanswered": ":expire"}
 ENQUEUE_CONCURRENCY = 20
 """Jobs queued at once by a sweep (each is a few Redis round trips). Measured on 10,000 due
 follow-ups: 1 at a time 12 s, 20 at a time 9 s, none refused; 200 at a time arq refused 1.6 %
@@ -42,41 +45,58 @@ Clock = Callable[[], datetime]
 
 
 class NotYetDue(Exception):
-    """The step is pending but due only in ``seconds``; the job should run again then."""
+    """The window ends only in ``seconds``; the job should run again then."""
 
     def __init__(self, seconds: float) -> None:
         super().__init__(f"due in {seconds:.3f} s")
         self.seconds = seconds
 
 
-def job_id(followup: Followup) -> str:
-    """The arq job id of the follow-up's next step: the business key itself for the survey.
+def job_id(window_end: datetime, part: int = 0) -> str:
+    """The arq job id of a window's part: the window's end in epoch milliseconds, then the part."""
+    return f"followups-due:{to_ms(window_end)}:{part}"
 
-    The reminder and the expiry get their own ids, so the survey's job can queue them
-    while it still runs (arq refuses an id that is queued or running).
-    """
-    return followup.key + _JOB_SUFFIX[followup.step or "survey"]
+
+def to_ms(moment: datetime) -> int:
+    """``moment`` as whole milliseconds since the epoch (a job argument that JSON carries)."""
+    return round(moment.timestamp() * 1000)
+
+
+def from_ms(ms: int) -> datetime:
+    """The inverse of :func:`to_ms`."""
+    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc)
 
 
 @dataclass(frozen=True)
-class SweepSettings:
-    """How far ahead and how much the sweep queues.
+class BatchSettings:
+    """How the follow-up jobs cut the due work.
 
     | variable | default | meaning |
     |---|---|---|
-    | FOLLOWUP_LOOKAHEAD_S | 180 | the sweep queues steps due within this many seconds (more than its 60 s period) |
-    | FOLLOWUP_SWEEP_BATCH | 1000 | rows read from SQL per page |
+    | FOLLOWUP_LOOKAHEAD_S | 180 | the sweep queues windows due within this many seconds (more than its 60 s period) |
+    | FOLLOWUP_WINDOW_S | 0.5 | the width of a window: a step runs at most this late, plus the time to hand it over |
+    | FOLLOWUP_BATCH | 250 | follow-ups one job claims and hands to the outbound path as one batch |
+    | FOLLOWUP_CLAIM_LEASE_S | 60 | how long a claimed follow-up is reserved; one whose worker died is claimed again after this |
     """
 
     lookahead_s: float = 180.0
-    batch: int = 1000
+    window_s: float = 0.5
+    batch: int = 250
+    claim_lease_s: float = 60.0
 
     @classmethod
-    def from_env(cls) -> SweepSettings:
+    def from_env(cls) -> BatchSettings:
         """Read the environment; :class:`SettingsError` names a bad value."""
-        settings = cls(lookahead_s=_float("FOLLOWUP_LOOKAHEAD_S", 180.0), batch=_int("FOLLOWUP_SWEEP_BATCH", 1000))
+        settings = cls(
+            lookahead_s=_float("FOLLOWUP_LOOKAHEAD_S", 180.0),
+            window_s=_float("FOLLOWUP_WINDOW_S", 0.5),
+            batch=_int("FOLLOWUP_BATCH", 250),
+            claim_lease_s=_float("FOLLOWUP_CLAIM_LEASE_S", 60.0),
+        )
         if settings.lookahead_s < 60 or settings.batch < 1:
-            raise SettingsError("FOLLOWUP_LOOKAHEAD_S must be at least 60 (the sweep's period) and FOLLOWUP_SWEEP_BATCH positive")
+            raise SettingsError("FOLLOWUP_LOOKAHEAD_S must be at least 60 (the sweep's period) and FOLLOWUP_BATCH positive")
+        if not 0.001 <= settings.window_s <= 60 or settings.claim_lease_s <= 0:
+            raise SettingsError("FOLLOWUP_WINDOW_S must be between 0.001 and 60, and FOLLOWUP_CLAIM_LEASE_S positive")
         return settings
 
 
@@ -88,99 +108,109 @@ class FollowupRunner:
     outbound: Outbound
     policy: FollowupPolicy
     clock: Clock = utcnow
-    sweep_settings: SweepSettings = field(default_factory=SweepSettings)
+    settings: BatchSettings = field(default_factory=BatchSettings)
     responses: Mapping[str, list[dict[str, Any]]] | None = None
 
-    async def run(self, key: str) -> str | None:
-        """Do the step of follow-up ``key`` that is due now; the step done, or None when nothing is left to do.
+    async def run_due(self, window_end: datetime, part: int = 0) -> int:
+        """Claim a batch of the steps due now and hand them over; how many were claimed.
 
-        Raises :class:`NotYetDue` when the step is pending but not due (a job woken early by
-        another host's clock, or queued before a reschedule). See the package docstring for
-        why every stage of this is safe to repeat.
+        Raises :class:`NotYetDue` when the window has not ended (a job woken early by
+        another host's clock). A full batch first queues part ``part + 1`` of the
+        window, which takes the next batch, so a busy window is shared by the workers.
+        See the package docstring for why every stage of this is safe to repeat.
         """
         now = self.clock()
-        followup, claimed = await asyncio.to_thread(self.store.claim, key, now)
-        if followup is None or followup.step is None:
-            return None
-        if not claimed:
-            raise NotYetDue((followup.due_at - now).total_seconds())
-        step = followup.step
-        log = {"followup_key": key, "step": step, "attempt": followup.attempts}
-        if step == "unanswered":
-            await asyncio.to_thread(self.store.advance, key, step, now, None)
-            logger.info("follow-up recorded unanswered", extra=log)
-            return step
-        message = step_message(step, followup.ticket_number, followup.conversation.channel, self.responses)
-        try:
-            await self.outbound.deliver(followup.conversation, message, key=followup.outbound_key(step))
-        except PermanentDeliveryError as error:
-            await asyncio.to_thread(self.store.cancel, key, error.reason, now)
-            logger.warning("follow-up cancelled: its conversation cannot be reached", extra={**log, "reason": error.reason})
-            return None
-        if step == "survey":
-            next_due = self.policy.outside_quiet_hours(now + self.policy.reminder_after, followup.time_zone)
-        else:
-            next_due = now + self.policy.unanswered_after
-        advanced = await asyncio.to_thread(self.store.advance, key, step, now, next_due)
-        logger.info("follow-up step handed to the outbound path", extra=log)
-        if advanced is not None:
-            await self.enqueue(advanced)
-        return step
+        if now < window_end:
+            raise NotYetDue((window_end - now).total_seconds())
+        lease = timedelta(seconds=self.settings.claim_lease_s)
+        claimed = await asyncio.to_thread(self.store.claim_due, now, limit=self.settings.batch, lease=lease)
+        if len(claimed) == self.settings.batch:
+            await self.enqueue(window_end, part + 1)
+        if claimed:
+            await self._hand_over(claimed, now)
+        return len(claimed)
 
-    async def enqueue(self, followup: Followup) -> bool:
-        """Queue the follow-up's next step for its due time; False if arq already has it or Redis is away."""
-        if followup.step is None:
-            return False
-        defer_until = utcnow() + (followup.due_at - self.clock())
+    async def _hand_over(self, claimed: list[Followup], now: datetime) -> None:
+        """Record the claimed steps' messages as one batch, then advance the follow-ups, a statement per next due time."""
+        messaged = [followup for followup in claimed if followup.step != "unanswered"]
+        records = await self.outbound.deliver_many([
+            Outgoing(
+                followup.conversation,
+                step_message(followup.step, followup.ticket_number, followup.conversation.channel, self.responses),
+                followup.outbound_key(followup.step),
+            )
+            for followup in messaged
+        ])
+        refused = {record.key for record in records if record.conversation.channel in NO_PUSH}
+        next_due = {(f.step, f.time_zone): self._next_due(f.step, f.time_zone, now) for f in claimed}
+        batches: dict[tuple[str, datetime | None], list[str]] = defaultdict(list)
+        for followup in claimed:
+            if followup.step != "unanswered" and followup.outbound_key(followup.step) in refused:
+                await asyncio.to_thread(self.store.cancel, followup.key, NO_PUSH[followup.conversation.channel], now)
+                logger.warning("follow-up cancelled: its conversation cannot be reached", extra={"followup_key": followup.key})
+                continue
+            batches[(followup.step, next_due[(followup.step, followup.time_zone)])].append(followup.key)
+        for (step, next_due), keys in batches.items():
+            await asyncio.to_thread(self.store.advance, keys, step, now, next_due)
+        logger.info(
+            "follow-up steps handed to the outbound path",
+            extra={"claimed": len(claimed), "messages": len(messaged) - len(refused)},
+        )
+
+    def _next_due(self, step: str, time_zone: str, now: datetime) -> datetime | None:
+        """When the step after ``step`` done ``now`` is due: the reminder out of quiet hours, then the expiry; None after that."""
+        if step == "survey":
+            return self.policy.outside_quiet_hours(now + self.policy.reminder_after, time_zone)
+        if step == "reminder":
+            return now + self.policy.unanswered_after
+        return None
+
+    async def enqueue(self, window_end: datetime, part: int = 0) -> bool:
+        """Queue part ``part`` of the window for its end; False if arq already has it or Redis is away."""
+        defer_until = utcnow() + (window_end - self.clock())
         try:
             job = await self.outbound.queue.enqueue_job(
-                FOLLOWUP_JOB, followup.key, _job_id=job_id(followup), _defer_until=defer_until
+                FOLLOWUP_JOB, to_ms(window_end), part, _job_id=job_id(window_end, part), _defer_until=defer_until
             )
         except (RedisError, OSError) as error:
             logger.warning(
-                "job queue unreachable; the sweep will queue the follow-up",
-                extra={"followup_key": followup.key, "error": type(error).__name__},
+                "job queue unreachable; the sweep will queue the window",
+                extra={"window_end": window_end.isoformat(), "error": type(error).__name__},
             )
             return False
         return job is not None
 
     async def sweep(self, lookahead: timedelta | None = None) -> int:
-        """Queue every pending step due within the look-ahead that the queue does not hold; how many were queued."""
-        until = self.clock() + (lookahead or timedelta(seconds=self.sweep_settings.lookahead_s))
-        after: tuple[datetime, int] | None = None
+        """Queue every window holding a pending step due within the look-ahead that the queue does not hold; how many."""
+        now = self.clock()
+        until = now + (lookahead or timedelta(seconds=self.settings.lookahead_s))
+        width = timedelta(seconds=self.settings.window_s)
+        ends = await self._not_queued(await asyncio.to_thread(self.store.due_windows, now, until, width))
         queued = 0
-        while True:
-            page = await asyncio.to_thread(self.store.pending_until, until, after=after, limit=self.sweep_settings.batch)
-            missing = await self._not_queued([followup for followup, _ in page])
-            for start in range(0, len(missing), ENQUEUE_CONCURRENCY):
-                chunk = missing[start:start + ENQUEUE_CONCURRENCY]
-                queued += sum(await asyncio.gather(*(self.enqueue(followup) for followup in chunk)))
-            if len(page) < self.sweep_settings.batch:
-                break
-            last, last_id = page[-1]
-            after = (last.due_at, last_id)
+        for start in range(0, len(ends), ENQUEUE_CONCURRENCY):
+            chunk = ends[start:start + ENQUEUE_CONCURRENCY]
+            queued += sum(await asyncio.gather(*(self.enqueue(end) for end in chunk)))
         if queued:
-            logger.info("sweep queued follow-up steps", extra={"queued": queued})
+            logger.info("sweep queued follow-up windows", extra={"queued": queued})
         return queued
 
+    async def _not_queued(self, ends: list[datetime]) -> list[datetime]:
+        """The windows whose first part arq does not hold, asked in one round trip.
 
-    async def _not_queued(self, followups: list[Followup]) -> list[Followup]:
-        """The follow-ups whose next step's job arq does not hold, asked in one round trip.
-
-        With a large backlog nearly every row is already queued; asking arq to enqueue each
-        again costs several round trips apiece and made a sweep of 100,000 rows outlast its
-        minute. Redis unreachable: all of them (enqueue then logs and gives up).
+        Nearly every window within the look-ahead is already queued by the sweep before;
+        asking arq to enqueue each again costs several round trips apiece. Redis
+        unreachable: all of them (enqueue then logs and gives up).
         """
-        if not followups:
+        if not ends:
             return []
         try:
             async with self.outbound.queue.pipeline(transaction=False) as pipe:
-                for followup in followups:
-                    pipe.exists(job_key_prefix + job_id(followup))
+                for end in ends:
+                    pipe.exists(job_key_prefix + job_id(end))
                 held = await pipe.execute()
         except (RedisError, OSError):
-            return followups
-        return [followup for followup, exists in zip(followups, held) if not exists]
+            return ends
+        return [end for end, exists in zip(ends, held) if not exists]
 
 
 def clock_from_env() -> Clock:

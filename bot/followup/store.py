@@ -9,13 +9,16 @@ only told to wake up then. One ``survey_answers`` row per answered follow-up.
 the ticket's own transaction, so a resolution and its follow-up are committed together
 or not at all. Everything else is a :class:`FollowupStore` method: synchronous, short,
 one transaction each, rows locked while they change; async callers use
-``asyncio.to_thread``.
+``asyncio.to_thread``. The worker claims and advances follow-ups in batches, one
+statement per batch (:meth:`FollowupStore.claim_due`, :meth:`FollowupStore.advance`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta, timezone
+from typing import Any
 
 from sqlalchemy import (
     Boolean,
@@ -26,9 +29,9 @@ from sqlalchemy import (
     Integer,
     String,
     UniqueConstraint,
-    and_,
-    or_,
     select,
+    text,
+    update,
 )
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -48,6 +51,9 @@ PENDING_STATES = ("scheduled", "sent", "reminded")
 STEPS = {"scheduled": "survey", "sent": "reminder", "reminded": "unanswered"}
 """The step each pending state runs when due."""
 
+PENDING = text(f"state IN ({_quoted(PENDING_STATES)})")
+"""The pending rows, written out literally so that the planner matches the partial index on it."""
+
 CANCELLED_BY_TICKET = ("reopened", "closed", "withdrawn")
 """A ticket moving to one of these before the survey went out cancels its pending follow-up."""
 
@@ -65,6 +71,7 @@ class FollowupRow(Base):
         Index(None, "state", "due_at"),
         Index(None, "ticket_number"),
         Index(None, "survey_due_at"),
+        Index("ix_followups_pending_due_at", "due_at", "id", postgresql_where=PENDING, sqlite_where=PENDING),
     )
 
     id = Column(Integer, primary_key=True)
@@ -149,12 +156,28 @@ class SurveyAnswer:
     answered_at: datetime
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+def window_end(moment: datetime, width: timedelta) -> datetime:
+    """The end of the window of ``width`` holding ``moment``.
+
+    Windows are ``(end - width, end]`` with ends on whole multiples of ``width`` since
+    the epoch, so every process puts a moment in the same window, and a step due
+    exactly on a window's end runs at once rather than a window later.
+    """
+    step = width // _MICROSECOND
+    return _EPOCH + -(-((moment - _EPOCH) // _MICROSECOND) // step) * step * _MICROSECOND
+
+
 def followup_key(ticket_number: str, policy: FollowupPolicy) -> str:
     """The business key of a ticket's follow-up: ``followup:<ticket>:72h``."""
     return f"followup:{ticket_number}:{policy.horizon_label}"
 
 
-def _followup(row: FollowupRow) -> Followup:
+def _followup(row: Any) -> Followup:
+    """The follow-up of an ORM row or a Core result row (both read by attribute)."""
     return Followup(
         key=row.key,
         ticket_number=row.ticket_number,
@@ -220,6 +243,9 @@ def on_ticket_status(
     session.flush()
 
 
+_followups = FollowupRow.__table__
+
+
 class FollowupStore:
     """Follow-ups and answers in SQL; see the module docstring."""
 
@@ -250,41 +276,49 @@ class FollowupStore:
             ).scalars().first()
             return None if row is None else _followup(row)
 
-    def claim(self, key: str, now: datetime) -> tuple[Followup | None, bool]:
-        """``(followup, claimed)``: claimed (one more attempt counted) when a step is due at ``now``.
+    def claim_due(self, now: datetime, *, limit: int, lease: timedelta) -> list[Followup]:
+        """Take up to ``limit`` follow-ups with a step due at ``now``, oldest due first, counting an attempt each.
 
-        An unknown key gives ``(None, False)``; a final or not yet due one its record, unclaimed.
+        The claimed rows' ``due_at`` moves ``lease`` ahead in the same transaction, so no
+        other job takes them while this one works; one that dies leaves them due again
+        when the lease ends. Rows another transaction holds are skipped (``SKIP LOCKED``
+        on PostgreSQL; SQLite lets one writer in at a time). The follow-ups come back as
+        they were when claimed (their step's own due time), the attempt counted.
         """
+        query = (
+            select(_followups).where(PENDING, _followups.c.due_at <= now)
+            .order_by(_followups.c.due_at, _followups.c.id).limit(limit)
+            .with_for_update(skip_locked=True)
+        )
         with write_session(self.sessions) as session:
-            row = self._locked(session, key)
-            if row is None or row.state not in PENDING_STATES or row.due_at > now:
-                return (None if row is None else _followup(row)), False
-            row.attempts += 1
-            session.flush()
-            return _followup(row), True
+            rows = session.execute(query).all()
+            if rows:
+                session.execute(
+                    update(_followups).where(_followups.c.id.in_([row.id for row in rows]))
+                    .values(attempts=_followups.c.attempts + 1, due_at=now + lease)
+                )
+        return [replace(_followup(row), attempts=row.attempts + 1) for row in rows]
 
-    def advance(self, key: str, step: str, now: datetime, next_due: datetime | None) -> Followup | None:
-        """Record that ``step`` was done; None (nothing changed) if the row moved on meanwhile.
+    def advance(self, keys: Sequence[str], step: str, now: datetime, next_due: datetime | None) -> int:
+        """Record that ``step`` was done for the follow-ups ``keys``; how many moved (a row that moved on meanwhile does not).
 
         survey → sent (reminder due ``next_due``), reminder → reminded (expiry due
         ``next_due``), unanswered → unanswered (final).
         """
         expected = {v: k for k, v in STEPS.items()}[step]
+        values: dict[str, Any] = {
+            "survey": {"state": "sent", "sent_at": now},
+            "reminder": {"state": "reminded", "reminded_at": now},
+            "unanswered": {"state": "unanswered", "finished_at": now},
+        }[step]
+        if next_due is not None:
+            values["due_at"] = next_due
+        statement = (
+            update(_followups).where(_followups.c.key.in_(keys), _followups.c.state == expected)
+            .values(**values, updated_at=now)
+        )
         with write_session(self.sessions) as session:
-            row = self._locked(session, key)
-            if row is None or row.state != expected:
-                return None
-            if step == "survey":
-                row.state, row.sent_at = "sent", now
-            elif step == "reminder":
-                row.state, row.reminded_at = "reminded", now
-            else:
-                row.state, row.finished_at = "unanswered", now
-            if next_due is not None:
-                row.due_at = next_due
-            row.updated_at = now
-            session.flush()
-            return _followup(row)
+            return session.execute(statement).rowcount
 
     def cancel(self, key: str, reason: str, now: datetime) -> None:
         """Give up a pending follow-up for ``reason`` (a conversation that cannot be reached)."""
@@ -293,15 +327,25 @@ class FollowupStore:
             if row is not None and row.state in PENDING_STATES:
                 row.state, row.cancel_reason, row.finished_at, row.updated_at = "cancelled", reason, now, now
 
-    def pending_until(self, until: datetime, *, after: tuple[datetime, int] | None, limit: int) -> list[tuple[Followup, int]]:
-        """Pending follow-ups with a step due by ``until``, in (due_at, id) order after ``after``: what the sweep queues."""
-        query = select(FollowupRow).where(FollowupRow.state.in_(PENDING_STATES), FollowupRow.due_at <= until)
-        if after is not None:
-            due, last_id = after
-            query = query.where(or_(FollowupRow.due_at > due, and_(FollowupRow.due_at == due, FollowupRow.id > last_id)))
-        query = query.order_by(FollowupRow.due_at, FollowupRow.id).limit(limit)
+    def due_windows(self, now: datetime, until: datetime, width: timedelta) -> list[datetime]:
+        """The ends of the windows of ``width`` that hold a pending step due by ``until`` (see :func:`window_end`).
+
+        A window's job runs at its end and takes every step due by then, so the steps
+        already due at ``now`` count as one window, the one holding the earliest. One
+        probe of the partial index per window, not a row per follow-up: a backlog of
+        100,000 rows costs what its few hundred windows cost.
+        """
+        ends: list[datetime] = []
+        after: datetime | None = None
+        pending = select(_followups.c.due_at).where(PENDING, _followups.c.due_at <= until)
         with self.sessions() as session:
-            return [(_followup(row), row.id) for row in session.execute(query).scalars()]
+            while True:
+                query = pending if after is None else pending.where(_followups.c.due_at > after)
+                due = session.execute(query.order_by(_followups.c.due_at).limit(1)).scalar()
+                if due is None:
+                    return ends
+                ends.append(window_end(due, width))
+                after = max(ends[-1], now)
 
     def record_answer(
         self, key: str, now: datetime, *, rating: int | None = None, solved: bool | None = None,

@@ -7,7 +7,7 @@ code against; nothing here does I/O.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 CHANNELS = ("webchat", "telegram", "rest")
 AUTHORS = ("bot", "agent", "system")
@@ -72,6 +72,14 @@ class OutboundMessage:
             raise ValueError(f"unknown author {self.author!r}; expected one of {', '.join(AUTHORS)}")
         if not self.text.strip():
             raise ValueError("an outbound message needs text")
+
+
+class Outgoing(NamedTuple):
+    """One message to hand to the outbound path, named once by ``key``."""
+
+    conversation: Conversation
+    message: OutboundMessage
+    key: str
 
 
 class TransientDeliveryError(Exception):

@@ -1,13 +1,16 @@
 """The job queue the outbound path uses: arq on Redis, JSON-encoded, jobs named by string.
 
 Callers enqueue by job name, so no process but the worker imports worker code. A job's
-id is derived from the message's idempotency key, so arq refuses a second copy while
-the first is queued or running; after that the SQL row's status stops a repeat.
+id is derived from the idempotency keys of the messages it carries, so arq refuses a
+second copy while the first is queued or running; after that the SQL rows' status stops
+a repeat.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from arq.connections import ArqRedis, RedisSettings, create_pool
@@ -15,18 +18,15 @@ from arq.connections import ArqRedis, RedisSettings, create_pool
 from bot.outbound.settings import OutboundSettings
 
 DELIVER_JOB = "deliver_outbound"
-TRANSCRIPT_JOB = "append_outbound_transcript"
 SWEEP_JOB = "sweep_outbound"
 
 
-def deliver_job_id(key: str) -> str:
-    """The arq job id of a message's send: its idempotency key."""
-    return key
-
-
-def transcript_job_id(key: str) -> str:
-    """The arq job id of a message's transcript entry."""
-    return f"transcript:{key}"
+def deliver_job_id(keys: Sequence[str]) -> str:
+    """The arq job id of the send of these messages: the key itself for one, a digest of the keys for a batch."""
+    if len(keys) == 1:
+        return keys[0]
+    digest = hashlib.blake2b("\n".join(sorted(keys)).encode(), digest_size=12).hexdigest()
+    return f"outbound-batch:{digest}"
 
 
 def serialize(job: dict[str, Any]) -> bytes:

@@ -28,6 +28,7 @@ class OutboundSettings:
     | OUTBOUND_RETRY_MAX_S | 600 | longest back-off |
     | OUTBOUND_SEND_TIMEOUT_S | 30 | a send taking longer counts as a transient failure |
     | OUTBOUND_SWEEP_BATCH | 500 | unfinished rows the sweep re-enqueues per run |
+    | OUTBOUND_CLAIM_LEASE_S | 300 | how long a job holds the messages it took; a worker that dies mid-send leaves them to another after this |
     | RASA_HOST / RASA_PORT / RASA_PROCESSES | 127.0.0.1 / 5005 / 2 | the Rasa servers whose trackers get each sent message |
     | RASA_AUTH_TOKEN | var/secrets/rasa_auth_token | token of Rasa's HTTP API |
     """
@@ -41,6 +42,7 @@ class OutboundSettings:
     send_timeout_s: float
     sweep_batch: int
     rasa_urls: tuple[str, ...]
+    claim_lease_s: float = 300.0
 
     def backoff_s(self, attempts: int) -> float:
         """How long to wait after the ``attempts``-th failed try: doubling, capped."""
@@ -59,11 +61,14 @@ def load_outbound_settings() -> OutboundSettings:
         send_timeout_s=_float("OUTBOUND_SEND_TIMEOUT_S", 30.0),
         sweep_batch=_int("OUTBOUND_SWEEP_BATCH", 500),
         rasa_urls=rasa_urls(),
+        claim_lease_s=_float("OUTBOUND_CLAIM_LEASE_S", 300.0),
     )
     if settings.max_attempts < 1:
         raise SettingsError("OUTBOUND_MAX_ATTEMPTS must be at least 1")
     if settings.retry_base_s <= 0 or settings.retry_max_s < settings.retry_base_s:
         raise SettingsError("OUTBOUND_RETRY_BASE_S must be positive and at most OUTBOUND_RETRY_MAX_S")
+    if settings.claim_lease_s <= settings.send_timeout_s:
+        raise SettingsError("OUTBOUND_CLAIM_LEASE_S must be longer than OUTBOUND_SEND_TIMEOUT_S")
     return settings
 
 

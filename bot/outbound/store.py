@@ -1,24 +1,33 @@
 """The durable record of every outbound message: SQL is the record, the job queue may lose things.
 
 One row per idempotency key. A row is written before any job is queued, so a message
-the queue loses (Redis flushed, a worker killed) is still ``pending`` here and the
-sweep queues it again. Callers get frozen :class:`DeliveryRecord` values, never ORM
-objects. Methods are synchronous and short; async callers use ``asyncio.to_thread``.
+the queue loses (Redis flushed, a worker killed) is still owed here and the sweep
+queues it again. ``next_attempt_at`` says when the row's next piece of work is due:
+its send while ``pending``, its transcript entry once ``sent``. A job that takes a row
+(:meth:`OutboundStore.claim_sends`; :meth:`OutboundStore.mark_sent` for the transcript
+entry of a message it has just sent; :meth:`OutboundStore.claim_transcripts`) counts the
+attempt and moves ``next_attempt_at`` a lease ahead in the same statement, so no other
+job takes it while the first works on it; a job that dies leaves it due again when the
+lease ends. Rows are claimed, marked and read in batches, one statement per
+batch. Callers get frozen :class:`DeliveryRecord` values, never ORM objects. Methods
+are synchronous and short; async callers use ``asyncio.to_thread``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, Column, Index, Integer, String, UniqueConstraint, or_, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import JSON, CheckConstraint, Column, Index, Integer, String, UniqueConstraint, func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.sql.elements import ColumnElement
 
 from bot.db import write_session
 from bot.models import Base, CustomerText, UTCDateTime, _quoted
-from bot.outbound.messages import Button, Conversation, OutboundMessage
+from bot.outbound.messages import Button, Conversation, OutboundMessage, Outgoing
 
 DELIVERY_STATUSES = ("pending", "sent", "failed")
 TRANSCRIPT_STATUSES = ("pending", "appended", "failed")
@@ -82,25 +91,25 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def _record(row: OutboundMessageRow) -> DeliveryRecord:
+def _record(row: Mapping[str, Any]) -> DeliveryRecord:
     return DeliveryRecord(
-        key=row.key,
-        conversation=Conversation(row.channel, row.address),
+        key=row["key"],
+        conversation=Conversation(row["channel"], row["address"]),
         message=OutboundMessage(
-            text=row.text,
-            buttons=tuple(Button(b["title"], b["payload"]) for b in row.buttons),
-            author=row.author,
-            author_name=row.author_name,
-            slots=tuple((name, value) for name, value in (row.slots or {}).items()),
+            text=row["text"],
+            buttons=tuple(Button(b["title"], b["payload"]) for b in row["buttons"]),
+            author=row["author"],
+            author_name=row["author_name"],
+            slots=tuple((name, value) for name, value in (row["slots"] or {}).items()),
         ),
-        status=row.status,
-        attempts=row.attempts,
-        last_error=row.last_error,
-        next_attempt_at=row.next_attempt_at,
-        created_at=row.created_at,
-        sent_at=row.sent_at,
-        transcript_status=row.transcript_status,
-        transcript_attempts=row.transcript_attempts,
+        status=row["status"],
+        attempts=row["attempts"],
+        last_error=row["last_error"],
+        next_attempt_at=row["next_attempt_at"],
+        created_at=row["created_at"],
+        sent_at=row["sent_at"],
+        transcript_status=row["transcript_status"],
+        transcript_attempts=row["transcript_attempts"],
     )
 
 
@@ -110,82 +119,77 @@ def check_key(key: str) -> None:
         raise ValueError(f"an idempotency key must have 1 to {MAX_KEY_LENGTH} characters")
 
 
+_messages = OutboundMessageRow.__table__
+_UNFINISHED = or_(_messages.c.status == "pending", _messages.c.transcript_status == "pending")
+_INSERT = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
+"""``INSERT ... ON CONFLICT DO NOTHING`` of each dialect: a key already recorded keeps its row."""
+
+
 class OutboundStore:
     """Outbound messages in SQL; see the module docstring."""
 
     def __init__(self, sessions: sessionmaker) -> None:
         self._sessions = sessions
 
-    def record(
-        self,
-        conversation: Conversation,
-        message: OutboundMessage,
-        key: str,
-        *,
-        refusal: str | None = None,
-    ) -> tuple[DeliveryRecord, bool]:
-        """The row for ``key``, written now if new: ``(record, created)``.
+    def record_many(self, items: Sequence[Outgoing], *, refusals: Mapping[str, str]) -> list[DeliveryRecord]:
+        """The rows for the items' keys, in the items' order, writing those that are new.
 
-        With ``refusal`` a new row is written already ``failed`` with that reason (a
-        channel that cannot push). A key seen before returns its row untouched, whatever
-        the new arguments say, so a repeated call never sends anything twice.
+        A new row for a channel named in ``refusals`` is written already ``failed`` with
+        that reason (a channel that cannot push). A key seen before keeps its row,
+        whatever the new item says, so a repeated call never sends anything twice; two
+        processes recording the same key at once both get the one row.
         """
-        check_key(key)
-        existing = self.get(key)
-        if existing is not None:
-            return existing, False
+        for item in items:
+            check_key(item.key)
         now = utcnow()
-        row = OutboundMessageRow(
-            key=key,
-            channel=conversation.channel,
-            address=conversation.address,
-            text=message.text,
-            buttons=[{"title": b.title, "payload": b.payload} for b in message.buttons],
-            author=message.author,
-            author_name=message.author_name,
-            slots=dict(message.slots) or None,
-            status="failed" if refusal else "pending",
-            attempts=0,
-            last_error=refusal,
-            next_attempt_at=now,
-            created_at=now,
-            transcript_attempts=0,
-        )
-        try:
-            with write_session(self._sessions) as session:
-                session.add(row)
-                session.flush()
-                return _record(row), True
-        except IntegrityError:
-            # Another process wrote the same key between our read and our insert.
-            existing = self.get(key)
-            if existing is None:
-                raise
-            return existing, False
+        rows = [
+            {
+                "key": item.key,
+                "channel": item.conversation.channel,
+                "address": item.conversation.address,
+                "text": item.message.text,
+                "buttons": [{"title": b.title, "payload": b.payload} for b in item.message.buttons],
+                "author": item.message.author,
+                "author_name": item.message.author_name,
+                "slots": dict(item.message.slots) or None,
+                "status": "failed" if item.conversation.channel in refusals else "pending",
+                "attempts": 0,
+                "last_error": refusals.get(item.conversation.channel),
+                "next_attempt_at": now,
+                "created_at": now,
+                "transcript_attempts": 0,
+            }
+            for item in sorted(items, key=lambda item: item.key)  # one lock order for every writer: no deadlock
+        ]
+        with write_session(self._sessions) as session:
+            insert = _INSERT[session.get_bind().dialect.name]
+            session.execute(insert(_messages).on_conflict_do_nothing(index_elements=["key"]), rows)
+            found = self._select(session, _messages.c.key.in_([item.key for item in items]))
+        by_key = {record.key: record for record in found}
+        return [by_key[item.key] for item in items]
 
     def get(self, key: str) -> DeliveryRecord | None:
         """The row for ``key``, or None."""
         with self._sessions() as session:
-            row = session.execute(select(OutboundMessageRow).where(OutboundMessageRow.key == key)).scalar_one_or_none()
-            return None if row is None else _record(row)
+            found = self._select(session, _messages.c.key == key)
+            return found[0] if found else None
 
-    def claim_attempt(self, key: str, now: datetime) -> tuple[DeliveryRecord | None, bool]:
-        """Count one more send attempt if the row is pending and due: ``(record, claimed)``.
+    def claim_sends(self, keys: Sequence[str], now: datetime, lease: timedelta) -> list[DeliveryRecord]:
+        """Take the keys' rows that are pending and due, counting one more send attempt each.
 
         The attempt is counted before the send, so a worker that dies mid-send still uses
         up an attempt and a message that kills workers ends ``failed``, not in a loop.
+        Rows another job holds are skipped, not waited for.
         """
-        with write_session(self._sessions) as session:
-            row = self._locked(session, key)
-            if row is None or row.status != "pending" or row.next_attempt_at > now:
-                return (None if row is None else _record(row)), False
-            row.attempts += 1
-            session.flush()
-            return _record(row), True
+        return self._claim(keys, now, lease, _messages.c.status == "pending", "attempts")
 
-    def mark_sent(self, key: str, now: datetime) -> DeliveryRecord:
-        """The customer has it; its transcript entry is now owed to Rasa."""
-        return self._update(key, status="sent", sent_at=now, last_error=None, transcript_status="pending")
+    def mark_sent(self, keys: Sequence[str], now: datetime, lease: timedelta) -> None:
+        """The customers have them; their transcript entries are now owed to Rasa, and taken by the
+        job that sent them (one attempt counted, held ``lease``), which appends them next."""
+        self._update_many(
+            keys, status="sent", sent_at=now, last_error=None, transcript_status="pending",
+            transcript_attempts=_messages.c.transcript_attempts + 1, next_attempt_at=now + lease,
+        )
 
     def mark_retry(self, key: str, reason: str, next_attempt_at: datetime) -> DeliveryRecord:
         """A transient failure: stays pending until ``next_attempt_at``."""
@@ -195,48 +199,64 @@ class OutboundStore:
         """Given up for good, with the reason kept for the people who look at it."""
         return self._update(key, status="failed", last_error=reason[:MAX_ERROR_LENGTH])
 
-    def claim_transcript(self, key: str) -> DeliveryRecord | None:
-        """Count one more transcript attempt if one is owed; None when nothing is to do."""
-        with write_session(self._sessions) as session:
-            row = self._locked(session, key)
-            if row is None or row.transcript_status != "pending":
-                return None
-            row.transcript_attempts += 1
-            session.flush()
-            return _record(row)
+    def claim_transcripts(self, keys: Sequence[str], now: datetime, lease: timedelta) -> list[DeliveryRecord]:
+        """Take the keys' rows whose transcript entry is owed and due (a retry, or a job that died after
+        marking them sent), counting one more attempt each."""
+        return self._claim(keys, now, lease, _messages.c.transcript_status == "pending", "transcript_attempts")
 
-    def mark_transcript(self, key: str, status: str) -> DeliveryRecord:
-        """The transcript entry was appended, or given up (``failed``)."""
-        return self._update(key, transcript_status=status)
+    def mark_transcripts(self, keys: Sequence[str], status: str) -> None:
+        """The transcript entries were appended, or given up (``failed``)."""
+        self._update_many(keys, transcript_status=status)
 
-    def unfinished(self, limit: int) -> list[DeliveryRecord]:
-        """Rows still owed a send or a transcript entry, oldest due first (what the sweep re-queues)."""
-        query = (
-            select(OutboundMessageRow)
-            .where(
-                or_(
-                    OutboundMessageRow.status == "pending",
-                    OutboundMessageRow.transcript_status == "pending",
-                )
-            )
-            .order_by(OutboundMessageRow.next_attempt_at, OutboundMessageRow.id)
-            .limit(limit)
-        )
+    def retry_transcript(self, key: str, next_attempt_at: datetime) -> DeliveryRecord:
+        """Rasa did not take the entry; it is owed again at ``next_attempt_at``."""
+        return self._update(key, next_attempt_at=next_attempt_at)
+
+    def next_due(self, keys: Sequence[str]) -> datetime | None:
+        """When the earliest of the keys' unfinished rows is due; None when all are finished."""
+        query = select(func.min(_messages.c.next_attempt_at)).where(_messages.c.key.in_(keys), _UNFINISHED)
         with self._sessions() as session:
-            return [_record(row) for row in session.execute(query).scalars()]
+            return session.execute(query).scalar()
+
+    def unfinished(self, limit: int, *, due_by: datetime | None = None) -> list[DeliveryRecord]:
+        """Rows still owed a send or a transcript entry (due by ``due_by`` if given), oldest due first."""
+        condition = _UNFINISHED if due_by is None else (_UNFINISHED & (_messages.c.next_attempt_at <= due_by))
+        query = select(_messages).where(condition).order_by(_messages.c.next_attempt_at, _messages.c.id).limit(limit)
+        with self._sessions() as session:
+            return [_record(row) for row in session.execute(query).mappings()]
+
+    def _claim(
+        self, keys: Sequence[str], now: datetime, lease: timedelta, owed: ColumnElement, counter: str
+    ) -> list[DeliveryRecord]:
+        """Lock the owed, due rows no other job holds, count an attempt in ``counter`` and lease them."""
+        query = (
+            select(_messages)
+            .where(_messages.c.key.in_(keys), owed, _messages.c.next_attempt_at <= now)
+            .with_for_update(skip_locked=True)
+        )
+        with write_session(self._sessions) as session:
+            rows = session.execute(query).mappings().all()
+            if not rows:
+                return []
+            session.execute(
+                update(_messages)
+                .where(_messages.c.id.in_([row["id"] for row in rows]))
+                .values({counter: _messages.c[counter] + 1, "next_attempt_at": now + lease})
+            )
+        return [_record({**row, counter: row[counter] + 1, "next_attempt_at": now + lease}) for row in rows]
+
+    def _update_many(self, keys: Sequence[str], **values: Any) -> None:
+        with write_session(self._sessions) as session:
+            session.execute(update(_messages).where(_messages.c.key.in_(keys)).values(**values))
 
     def _update(self, key: str, **values: Any) -> DeliveryRecord:
         with write_session(self._sessions) as session:
-            row = self._locked(session, key)
-            if row is None:
-                raise LookupError(f"no outbound message with key {key!r}")
-            for name, value in values.items():
-                setattr(row, name, value)
-            session.flush()
-            return _record(row)
+            session.execute(update(_messages).where(_messages.c.key == key).values(**values))
+            found = self._select(session, _messages.c.key == key)
+        if not found:
+            raise LookupError(f"no outbound message with key {key!r}")
+        return found[0]
 
     @staticmethod
-    def _locked(session: Session, key: str) -> OutboundMessageRow | None:
-        """The row, locked for this transaction on PostgreSQL (SQLite's write lock is already held)."""
-        query = select(OutboundMessageRow).where(OutboundMessageRow.key == key).with_for_update()
-        return session.execute(query).scalar_one_or_none()
+    def _select(session: Session, condition: ColumnElement) -> list[DeliveryRecord]:
+        return [_record(row) for row in session.execute(select(_messages).where(condition)).mappings()]

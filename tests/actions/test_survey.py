@@ -29,9 +29,9 @@ def surveyed(action_runtime: Runtime) -> str:
     ticket = file_ticket(action_runtime.store, RESOLVED, sender_id=SENDER)
     resolve(action_runtime.store, ticket.number, RESOLVED)
     key = f"followup:{ticket.number}:72h"
-    followup, claimed = action_runtime.followups.claim(key, datetime.now(timezone.utc))
-    assert claimed
-    action_runtime.followups.advance(key, "survey", followup.due_at, followup.due_at + timedelta(hours=24))
+    [followup] = action_runtime.followups.claim_due(datetime.now(timezone.utc), limit=10, lease=timedelta(minutes=1))
+    assert followup.key == key
+    action_runtime.followups.advance([key], "survey", followup.due_at, followup.due_at + timedelta(hours=24))
     return ticket.number
 
 
@@ -186,9 +186,8 @@ async def test_an_answer_to_a_survey_that_is_no_longer_open_changes_nothing(
     key = f"followup:{ticket.number}:72h"
     now = datetime.now(timezone.utc)
     for step, due in (("survey", now - timedelta(hours=8)), ("reminder", now - timedelta(hours=4)), ("unanswered", None)):
-        _, claimed = action_runtime.followups.claim(key, now)
-        assert claimed
-        action_runtime.followups.advance(key, step, now, due)
+        assert [f.key for f in action_runtime.followups.claim_due(now, limit=10, lease=timedelta(minutes=1))] == [key]
+        action_runtime.followups.advance([key], step, now, due)
 
     dispatcher, _ = await _press(make_tracker, domain, f"{ticket.number}:rating:4")
     assert [m["text"] for m in dispatcher.messages] == [_text(domain, "utter_survey_not_open", ticket.number)]

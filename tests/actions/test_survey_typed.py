@@ -32,9 +32,8 @@ def send_survey(rt: Runtime, sender_id: str) -> str:
     resolve(rt.store, ticket.number, RESOLVED)
     key = f"followup:{ticket.number}:72h"
     now = datetime.now(timezone.utc)
-    followup, claimed = rt.followups.claim(key, now)
-    assert claimed
-    rt.followups.advance(key, "survey", now, now + timedelta(hours=24))
+    assert key in [f.key for f in rt.followups.claim_due(now, limit=10, lease=timedelta(minutes=1))]
+    rt.followups.advance([key], "survey", now, now + timedelta(hours=24))
     return ticket.number
 
 
@@ -237,9 +236,9 @@ async def test_an_answer_to_a_survey_no_longer_open_changes_nothing(
     key = f"followup:{number}:72h"
     now = datetime.now(timezone.utc)
     for step, due in (("reminder", now), ("unanswered", None)):
-        _, claimed = action_runtime.followups.claim(key, now + timedelta(days=3))
-        assert claimed
-        action_runtime.followups.advance(key, step, now, due)
+        claimed = action_runtime.followups.claim_due(now + timedelta(days=3), limit=10, lease=timedelta(minutes=1))
+        assert key in [f.key for f in claimed]
+        action_runtime.followups.advance([key], step, now, due)
     dispatcher, events = await typed(make_tracker, domain, "4")
     assert [m["text"] for m in dispatcher.messages] == [text_of(domain, "utter_survey_not_open", number)]
     assert events == [SlotSet("survey_step", "done")]

@@ -241,9 +241,8 @@ def open_survey(database_url: str, sender: str) -> tuple[str, list[dict[str, Any
         ticket = file_ticket(tickets, now - timedelta(hours=80), sender_id=sender)
         resolve(tickets, ticket.number, now - timedelta(hours=80))
         key = f"followup:{ticket.number}:72h"
-        followup, claimed = followups.claim(key, now)
-        assert claimed
-        followups.advance(key, "survey", now, now + timedelta(hours=24))
+        assert key in [f.key for f in followups.claim_due(now, limit=10, lease=timedelta(minutes=1))]
+        followups.advance([key], "survey", now, now + timedelta(hours=24))
     finally:
         engine.dispose()
     record = DeliveryRecord(

@@ -30,11 +30,11 @@ from bot.settings import load_settings
 from worker.main import worker_settings
 
 STEPS = {
-    "after_claim": (FollowupStore, "claim"),  # the follow-up's step claimed, nothing recorded
-    "after_record": (Outbound, "deliver"),  # the survey recorded and its send queued, follow-up not advanced
+    "after_claim": (FollowupStore, "claim_due"),  # the follow-ups' steps claimed, nothing recorded
+    "after_record": (Outbound, "deliver_many"),  # the surveys recorded and their send queued, follow-ups not advanced
     "after_send": (WebChatTransport, "send"),  # the customer has it, the message is not marked sent
     "after_mark_sent": (OutboundStore, "mark_sent"),  # marked sent, transcript not appended
-    "after_advance": (FollowupStore, "advance"),  # the follow-up moved on
+    "after_advance": (FollowupStore, "advance"),  # the follow-ups moved on
 }
 
 
@@ -49,7 +49,7 @@ def _wrap(owner: type, name: str, marker: Path) -> None:
     original = getattr(owner, name)
 
     def after(result: Any) -> Any:
-        if name != "claim" or result[1]:  # a claim that claimed nothing is not the step
+        if name != "claim_due" or result:  # a claim that claimed nothing is not the step
             _die_once(marker)
         return result
 

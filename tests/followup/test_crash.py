@@ -3,11 +3,13 @@ Redis (what the customer's page shows) and SQLite/PostgreSQL.
 
 A worker is killed with SIGKILL at each step of the send protocol (bot/followup's
 docstring), then restarted: the customer's mailbox holds the survey exactly once. Two and
-four workers on PostgreSQL serving the same due follow-ups send each survey once.
+four workers on PostgreSQL serving the same due follow-ups, in batches of ten, send each
+survey once and share the batches.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
@@ -22,17 +24,27 @@ import redis
 
 from bot.db import make_engine, make_sessionmaker
 from bot.followup.policy import FollowupPolicy, QuietHours
+from bot.followup.runner import FollowupRunner
 from bot.followup.store import FollowupStore
+from bot.outbound.delivery import Outbound
 from bot.outbound.store import OutboundStore, utcnow
 from bot.outbound.webchat import history_key, alive_key
 from bot.tickets import TicketStore
 from tests.followup.crash_worker import STEPS
-from tests.followup.support import CLOSED_PORT, RASA_TOKEN, REDIS_HOST, REDIS_PORT, file_ticket, resolve
+from tests.followup.support import (
+    CLOSED_PORT, RASA_TOKEN, REDIS_HOST, REDIS_PORT, file_ticket, outbound_settings, resolve,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 QUEUE_DB = 9
 MAILBOX_DB = 10
 JOB_TIMEOUT_S = 1  # a killed job is picked up again after 1 + 10 s
+LEASES = {  # a claim whose worker was killed is free again after a few seconds, not minutes
+    "FOLLOWUP_CLAIM_LEASE_S": "2",
+    "OUTBOUND_SEND_TIMEOUT_S": "2",
+    "OUTBOUND_CLAIM_LEASE_S": "3",
+}
+BATCH = 10
 ALWAYS = FollowupPolicy(  # quiet hours of one minute at 03:00 UTC: the survey is due when the test says
     after=timedelta(hours=72), default_time_zone="UTC", quiet_hours=QuietHours(start="03:00", end="03:01"),
     reminder_after=timedelta(hours=24), unanswered_after=timedelta(hours=24),
@@ -52,7 +64,7 @@ def queue_and_mailbox() -> Iterator[tuple[redis.Redis, redis.Redis]]:
 
 
 class Workers:
-    """Worker processes of this test, stopped (and reaped) at the end."""
+    """Worker processes of this test (each logging to ``worker-<n>.log``), stopped (and reaped) at the end."""
 
     def __init__(self, url: str, tmp_path: Path) -> None:
         self.url = url
@@ -78,13 +90,25 @@ class Workers:
             "CRASH_AT": crash_at,
             "CRASH_MARKER": str(self.tmp_path / "crashed"),
             "WORKER_JOB_TIMEOUT_S": str(JOB_TIMEOUT_S),
+            "FOLLOWUP_BATCH": str(BATCH),
+            **LEASES,
         }
-        log = (self.tmp_path / f"worker-{len(self.processes)}.log").open("w")
+        log = self.log(len(self.processes)).open("w")
         process = subprocess.Popen(
             [sys.executable, "-m", "tests.followup.crash_worker"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
         )
         self.processes.append(process)
         return process
+
+    def log(self, index: int) -> Path:
+        return self.tmp_path / f"worker-{index}.log"
+
+    def ready(self) -> bool:
+        """Every worker has opened its transports (its start-up is done)."""
+        return all(
+            self.log(index).exists() and "transports registered" in self.log(index).read_text()
+            for index in range(len(self.processes))
+        )
 
     def stop(self) -> None:
         for process in self.processes:
@@ -162,6 +186,16 @@ def test_a_worker_killed_at_any_step_of_the_send_protocol_sends_the_survey_once(
     assert followups.get(key).attempts == (2 if step in ("after_claim", "after_record") else 1)
 
 
+async def _sweep(url: str) -> int:
+    """The product's follow-up sweep, run once from this process against the workers' queue (the
+    workers' own sweep runs at start-up and then once a minute)."""
+    outbound = await Outbound.open(outbound_settings(redis_db=QUEUE_DB), url)
+    try:
+        return await FollowupRunner(FollowupStore(make_sessionmaker(outbound.engine)), outbound, ALWAYS).sweep()
+    finally:
+        await outbound.close()
+
+
 @pytest.mark.parametrize("count", [2, 4])
 def test_several_workers_on_postgresql_send_each_survey_once(
     count: int, postgres_url: str, tmp_path: Path, queue_and_mailbox: tuple[redis.Redis, redis.Redis]
@@ -171,12 +205,14 @@ def test_several_workers_on_postgresql_send_each_survey_once(
     engine = make_engine(postgres_url)
     migrate(engine)
     _, mailbox = queue_and_mailbox
-    numbers = _due_surveys(postgres_url, mailbox, 120)
     outbound = OutboundStore(make_sessionmaker(engine))
     started = Workers(postgres_url, tmp_path)
     try:
         for _ in range(count):
             started.start()
+        _wait(started.ready, 60, f"the start-up of {count} workers")
+        numbers = _due_surveys(postgres_url, mailbox, 120)
+        asyncio.run(_sweep(postgres_url))  # one window (they are all due), unless a worker's start-up sweep queued it
 
         def all_sent() -> bool:
             records = [outbound.get(f"followup:{n}:72h:survey") for n in numbers]
@@ -188,7 +224,10 @@ def test_several_workers_on_postgresql_send_each_survey_once(
     assert [len(_mailbox(mailbox, index)) for index in range(len(numbers))] == [1] * len(numbers)
     attempts = {outbound.get(f"followup:{n}:72h:survey").attempts for n in numbers}
     assert attempts == {1}  # no survey was even handed to the transport twice
-    served = [path.read_text().count("run_followup(") for path in sorted(tmp_path.glob("worker-*.log"))]
-    assert len(served) == count and sum(served) >= len(numbers)
-    assert sum(1 for jobs in served if jobs) >= 2  # the work was shared, not done by one worker alone
+    logs = [started.log(index).read_text() for index in range(count)]
+    parts = [log.count(":run_due_followups(") for log in logs]
+    batches = [log.count(":deliver_outbound(") for log in logs]
+    assert sum(parts) > len(numbers) // BATCH  # twelve full parts, then one that found nothing left
+    assert sum(batches) >= len(numbers) // BATCH
+    assert sum(1 for jobs in zip(parts, batches) if any(jobs)) >= 2  # the work was shared, not done by one worker alone
     engine.dispose()

@@ -38,16 +38,18 @@ def _delivered(outbound: Outbound, key: str) -> bool:
 
 
 async def test_the_survey_goes_out_at_its_due_time_once_with_rating_buttons(
-    case: Case, outbound: Outbound, transports: dict[str, RecordingTransport]
+    case: Case, outbound: Outbound, transports: dict[str, RecordingTransport], redis_client: aioredis.Redis
 ) -> None:
     ticket, key, runner = _resolved(case, outbound)
+    due = START + timedelta(hours=72)
 
     case.clock.advance(hours=71, minutes=59, seconds=58)
     with pytest.raises(NotYetDue) as early:
-        await runner.run(key)  # not due yet: nothing happens
+        await runner.run_due(due)  # its window ends at the due time, not yet: nothing happens
     assert early.value.seconds == 2
     case.clock.tick()  # the job will be deferred 2 real seconds; let the clock follow real time
-    assert await runner.sweep() == 1  # due within the look-ahead: queued for its time
+    assert await runner.sweep() == 1  # its window is due within the look-ahead: queued for its end
+    assert await redis_client.zrange("arq:queue", 0, -1) == [f"followups-due:{int(due.timestamp() * 1000)}:0".encode()]
     assert await runner.sweep() == 0  # already queued
     await run_worker(case.url, case.clock, lambda: _delivered(outbound, f"{key}:survey"))
 
@@ -60,8 +62,7 @@ async def test_the_survey_goes_out_at_its_due_time_once_with_rating_buttons(
     assert f"complaint {ticket.number}" in sends[0].message.text
     assert (followup.state, followup.attempts) == ("sent", 1)
     assert followup.due_at == followup.sent_at + timedelta(hours=24)
-    with pytest.raises(NotYetDue):
-        await runner.run(key)  # the survey step is done; the reminder is not due
+    assert await runner.run_due(case.clock.now) == 0  # the survey step is done; the reminder is not due
 
 
 async def test_no_answer_means_one_reminder_after_24_hours_then_unanswered(
@@ -70,16 +71,16 @@ async def test_no_answer_means_one_reminder_after_24_hours_then_unanswered(
     ticket, key, runner = _resolved(case, outbound)
 
     case.clock.advance(hours=72)
-    assert await runner.run(key) == "survey"
+    assert await runner.run_due(case.clock.now) == 1  # the survey
+    assert case.followups.get(key).state == "sent"
     await time_passes(case.clock, redis_client, hours=23)
-    with pytest.raises(NotYetDue):
-        await runner.run(key)
+    assert await runner.run_due(case.clock.now) == 0  # the reminder is not due
     await time_passes(case.clock, redis_client, hours=1)
-    assert await runner.sweep() == 0  # the survey's job queued the reminder's
+    assert await runner.sweep() == 1  # the reminder's window
     await run_worker(case.url, case.clock, lambda: _delivered(outbound, f"{key}:reminder"))
     assert case.followups.get(key).state == "reminded"
     await time_passes(case.clock, redis_client, hours=24)
-    assert await runner.sweep() == 0
+    assert await runner.sweep() == 1  # the expiry's window
     await run_worker(case.url, case.clock, lambda: case.followups.get(key).state == "unanswered")
 
     assert [s.key for s in transports["webchat"].sends] == [f"{key}:survey", f"{key}:reminder"]
@@ -88,17 +89,20 @@ async def test_no_answer_means_one_reminder_after_24_hours_then_unanswered(
     assert reminder.text.startswith("A short reminder about your complaint")
     followup = case.followups.get(key)
     assert (followup.state, followup.finished_at, followup.step) == ("unanswered", case.clock.now, None)
-    assert await runner.run(key) is None
+    assert (followup.attempts, followup.sent_at, followup.reminded_at) == (
+        3, START + timedelta(hours=72), START + timedelta(hours=96)
+    )
+    assert await runner.run_due(case.clock.now) == 0
 
 
 async def test_an_answered_survey_gets_no_reminder(case: Case, outbound: Outbound, transports: dict[str, RecordingTransport]) -> None:
     ticket, key, runner = _resolved(case, outbound)
     case.clock.advance(hours=72)
-    await runner.run(key)
+    assert await runner.run_due(case.clock.now) == 1
     case.followups.record_answer(key, case.clock.advance(hours=2), rating=4)
     case.clock.advance(hours=48)
     assert await runner.sweep() == 0
-    assert await runner.run(key) is None
+    assert await runner.run_due(case.clock.now) == 0
     assert case.followups.get(key).state == "answered"
     assert outbound.store.get(f"{key}:reminder") is None
 
@@ -128,10 +132,10 @@ async def test_after_the_queue_is_flushed_the_sweep_recovers_every_due_job(
         numbers.append(ticket.number)
     runner = _runner(case, outbound)
     case.clock.advance(hours=72)
-    assert await runner.sweep() == 12
-    assert await redis_client.zcard("arq:queue") == 12
+    assert await runner.sweep() == 1  # all twelve are due in the one window
+    assert await redis_client.zcard("arq:queue") == 1
     await redis_client.flushdb()  # Redis lost the queue
-    assert await runner.sweep() == 12
+    assert await runner.sweep() == 1
     await run_worker(
         case.url, case.clock, lambda: all(_delivered(outbound, f"followup:{n}:72h:survey") for n in numbers)
     )

@@ -1,4 +1,4 @@
-"""Fixtures shared by tests/outbound and tests/worker: the real Redis (REDIS_HOST/REDIS_PORT, DB 4), the real SQL
+"""Fixtures shared by tests/outbound and tests/worker: the real Redis (``REDIS_HOST``/``REDIS_PORT``, DB 4), the real SQL
 stores, a loopback stand-in for Rasa's tracker-events endpoint, a recording transport,
 and a real arq worker run in burst mode.
 

@@ -15,7 +15,7 @@ import bot.outbound
 from bot.outbound import delivery
 from bot.outbound import Button, Conversation, OutboundMessage, PermanentDeliveryError
 from bot.outbound.delivery import Outbound
-from bot.outbound.queue import DELIVER_JOB
+from bot.outbound.queue import DELIVER_JOB, deliver_job_id
 from tests.outbound.support import REDIS_HOST, REDIS_PORT
 
 QUEUE = "arq:queue"
@@ -76,10 +76,14 @@ async def test_the_sweep_queues_again_what_redis_lost_and_leaves_queued_jobs_alo
         await outbound.deliver(Conversation("rest", "x"), REMINDER, key="k-refused")
     await redis_client.flushdb()
 
-    assert await outbound.sweep() == 2
-    assert sorted(await redis_client.zrange(QUEUE, 0, -1)) == [b"k-lost-1", b"k-lost-2"]
+    assert await outbound.sweep() == 2  # both messages, in one job
+    batch = deliver_job_id(["k-lost-1", "k-lost-2"])
+    assert batch.startswith("outbound-batch:")
+    assert await redis_client.zrange(QUEUE, 0, -1) == [batch.encode()]
+    job = json.loads(await redis_client.get(f"arq:job:{batch}"))
+    assert (job["f"], job["a"]) == (DELIVER_JOB, ["k-lost-1", "k-lost-2"])
     assert await outbound.sweep() == 0
-    assert await redis_client.zcard(QUEUE) == 2
+    assert await redis_client.zcard(QUEUE) == 1
 
 
 async def test_a_queue_that_is_down_loses_nothing(outbound: Outbound, redis_client: aioredis.Redis) -> None:

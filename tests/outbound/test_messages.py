@@ -47,17 +47,21 @@ def test_errors_carry_their_reason_and_delay() -> None:
 
 def test_settings_defaults_and_rasa_urls(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("RASA_HOST", "RASA_PORT", "RASA_PROCESSES", "WORKER_REDIS_DB", "OUTBOUND_MAX_ATTEMPTS",
-                 "OUTBOUND_RETRY_BASE_S", "OUTBOUND_RETRY_MAX_S", "REDIS_HOST", "REDIS_PORT"):
+                 "OUTBOUND_RETRY_BASE_S", "OUTBOUND_RETRY_MAX_S", "OUTBOUND_SEND_TIMEOUT_S", "OUTBOUND_CLAIM_LEASE_S",
+                 "REDIS_HOST", "REDIS_PORT"):
         monkeypatch.delenv(name, raising=False)
     settings = load_outbound_settings()
     assert (settings.redis_host, settings.redis_port, settings.redis_db) == ("127.0.0.1", 6379, 2)
-    assert settings.max_attempts == 8
+    assert (settings.max_attempts, settings.send_timeout_s, settings.claim_lease_s) == (8, 30.0, 300.0)
     assert settings.rasa_urls == ("http://127.0.0.1:5005", "http://127.0.0.1:5006")
     assert [settings.backoff_s(n) for n in (1, 2, 3, 10)] == [2.0, 4.0, 8.0, 600.0]
     monkeypatch.setenv("RASA_HOST", "0.0.0.0")
     monkeypatch.setenv("RASA_PORT", "6005")
     monkeypatch.setenv("RASA_PROCESSES", "1")
     assert load_outbound_settings().rasa_urls == ("http://127.0.0.1:6005",)
+    monkeypatch.setenv("OUTBOUND_CLAIM_LEASE_S", "30")
+    with pytest.raises(SettingsError, match="OUTBOUND_CLAIM_LEASE_S must be longer than OUTBOUND_SEND_TIMEOUT_S"):
+        load_outbound_settings()
     monkeypatch.setenv("OUTBOUND_MAX_ATTEMPTS", "0")
     with pytest.raises(SettingsError, match="OUTBOUND_MAX_ATTEMPTS must be at least 1"):
         load_outbound_settings()

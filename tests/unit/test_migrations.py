@@ -18,7 +18,7 @@ import web.console.models  # noqa: F401  (declares console_accounts)
 from bot.db import make_engine, migrate
 from bot.models import metadata
 
-HEAD = "0010_customer_time_zone"
+HEAD = "0011_followup_batches"
 
 
 def _migrate(url: str) -> None:

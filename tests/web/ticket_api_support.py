@@ -158,8 +158,7 @@ def extras(ticket_api: TicketApi) -> Iterator[Extras]:
     _resolve(tickets, n["bill"], BILL_RESOLVED)
     bill = followups.for_ticket(n["bill"])
     assert bill is not None
-    followups.claim(bill.key, bill.survey_due_at)
-    followups.advance(bill.key, "survey", bill.survey_due_at, bill.survey_due_at + timedelta(hours=24))
+    followups.advance([bill.key], "survey", bill.survey_due_at, bill.survey_due_at + timedelta(hours=24))  # its survey went out
     clock = SetClock(BILL_RATED)
     answers = SurveyAnswers(followups, tickets, clock)
     answers.answer("tg:4242", SurveyValue(n["bill"], "rating", "3"))

@@ -27,7 +27,7 @@ from bot.outbound.delivery import Outbound
 from bot.outbound.settings import OutboundSettings
 from scripts.stack import Stack, stack_environment
 from scripts.train_model import model_path
-from tests.outbound.support import RecordingTransport
+from tests.outbound.support import REDIS_HOST, REDIS_PORT, RecordingTransport
 from worker.main import worker_settings
 
 OFFSET = int(os.environ.get("E2E_PORT_OFFSET", "0"))
@@ -40,7 +40,7 @@ RASA_PORT = 15065 + OFFSET
 
 def _drop_queue() -> None:
     """Only the job queue's keys: the databases may hold tests/e2e's trackers in the same session."""
-    client = redis.Redis(db=LOCK_DB)
+    client = redis.Redis(host=REDIS_HOST, port=REDIS_PORT, db=LOCK_DB)
     for key in client.scan_iter("arq:*"):
         client.delete(key)
 
@@ -84,7 +84,7 @@ async def test_a_sent_message_lands_in_the_real_rasa_tracker(
     web = RecordingTransport("webchat")
     monkeypatch.setattr(registry, "_transports", {"webchat": web})
     settings = OutboundSettings(
-        redis_host="127.0.0.1", redis_port=6379, redis_db=LOCK_DB, max_attempts=3, retry_base_s=0.05,
+        redis_host=REDIS_HOST, redis_port=REDIS_PORT, redis_db=LOCK_DB, max_attempts=3, retry_base_s=0.05,
         retry_max_s=0.2, send_timeout_s=5.0, sweep_batch=10, rasa_urls=tuple(rasa_stack.rasa_urls),
     )
     engine = make_engine(sqlite_url)

@@ -18,7 +18,7 @@ from bot.outbound import Conversation, OutboundMessage
 from bot.outbound.delivery import Outbound
 from bot.outbound.settings import load_outbound_settings
 from bot.outbound.store import DeliveryRecord
-from tests.outbound.support import RASA_PORT, RASA_TOKEN
+from tests.outbound.support import RASA_PORT, RASA_TOKEN, REDIS_HOST, REDIS_PORT
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKER_DB = 5
@@ -49,7 +49,7 @@ async def test_the_worker_process_serves_the_queue_and_stops_on_sigterm(
     }
     for name, value in variables.items():
         monkeypatch.setenv(name, value)
-    redis.Redis(db=WORKER_DB).flushdb()
+    redis.Redis(host=REDIS_HOST, port=REDIS_PORT, db=WORKER_DB).flushdb()
     engine = make_engine(sqlite_url)
     migrate(engine)
     engine.dispose()
@@ -72,7 +72,7 @@ async def test_the_worker_process_serves_the_queue_and_stops_on_sigterm(
         if process.poll() is None:
             process.kill()
             process.wait()
-        redis.Redis(db=WORKER_DB).flushdb()
+        redis.Redis(host=REDIS_HOST, port=REDIS_PORT, db=WORKER_DB).flushdb()
     output = log_path.read_text()
     assert "transports registered" in output
     assert "key=status:CX-77:resolved" in output
