@@ -217,20 +217,8 @@ class HandoffStore:
         has it (an agent passes on their own conversation; a supervisor passes on anyone's).
         :class:`HandoffTaken` when it is no longer claimed (or no longer the holder's)."""
         check_actor(to)
-        with write_session(self._sessions) as session:
-            condition = [HandoffRow.id == handoff_id, HandoffRow.state == "claimed"]
-            if holder is not None:
-                condition.append(HandoffRow.agent == holder)
-            changed = session.execute(
-                update(HandoffRow).where(*condition).values(agent=to, updated_at=now)
-                .execution_options(synchronize_session=False)
-            ).rowcount
-            row = session.get(HandoffRow, handoff_id)
-            if row is None:
-                raise HandoffNotFound(handoff_id)
-            if changed != 1:
-                raise HandoffTaken(f"hand-off {handoff_id} is {row.state}, not claimed by {holder or 'anyone'}")
-            record = _record(row)
+        held = (HandoffRow.agent == holder,) if holder is not None else ()
+        record = self._move(handoff_id, ("claimed",), {"agent": to, "updated_at": now}, held, holder or "anyone")
         logger.info("hand-off transferred", extra={"handoff_id": handoff_id, "ticket_number": record.ticket_number})
         return record
 
@@ -242,13 +230,16 @@ class HandoffStore:
         values = {"state": state, "live_sender": None, "ended_at": now, "updated_at": now}
         return self._move(handoff_id, ("waiting", "claimed", "deferred"), values)
 
-    def _move(self, handoff_id: int, from_states: tuple[str, ...], values: dict[str, Any]) -> HandoffRecord:
-        """Change a hand-off in one ``UPDATE ... WHERE state IN from_states``: of two moves from the same
-        state at once, the database lets exactly one through."""
+    def _move(
+        self, handoff_id: int, from_states: tuple[str, ...], values: dict[str, Any],
+        held: tuple[Any, ...] = (), holder: str | None = None,
+    ) -> HandoffRecord:
+        """Change a hand-off in one ``UPDATE ... WHERE state IN from_states`` (and the ``held``
+        conditions): of two moves from the same state at once, the database lets exactly one through."""
         with write_session(self._sessions) as session:
             changed = session.execute(
                 update(HandoffRow)
-                .where(HandoffRow.id == handoff_id, HandoffRow.state.in_(from_states))
+                .where(HandoffRow.id == handoff_id, HandoffRow.state.in_(from_states), *held)
                 .values(**values)
                 .execution_options(synchronize_session=False)
             ).rowcount
@@ -256,5 +247,6 @@ class HandoffStore:
             if row is None:
                 raise HandoffNotFound(handoff_id)
             if changed != 1:
-                raise HandoffTaken(f"hand-off {handoff_id} is {row.state}, not {' or '.join(from_states)}")
+                wanted = " or ".join(from_states) + (f" by {holder}" if holder else "")
+                raise HandoffTaken(f"hand-off {handoff_id} is {row.state}, not {wanted}")
             return _record(row)
