@@ -204,3 +204,21 @@ def test_rss_of_this_process_is_positive() -> None:
 
     total, count = proc_stats.tree_rss_bytes([os.getpid()])
     assert count >= 1 and total > 0
+
+
+# --- Telegram against REST --------------------------------------------------------------
+
+
+def test_channel_ratios_are_per_round_and_judged_on_their_median() -> None:
+    from bench.telegram_channel import channel_ratios
+
+    results = {
+        "rest": [{"msg_per_s": 90.0, "p95_ms": 700}, {"msg_per_s": 100.0, "p95_ms": 600}, {"msg_per_s": 80.0, "p95_ms": 500}],
+        "telegram": [{"msg_per_s": 60.0, "p95_ms": 980}, {"msg_per_s": 80.0, "p95_ms": 720}, {"msg_per_s": 70.0, "p95_ms": 600}],
+    }
+    ratios = channel_ratios(results)
+    assert ratios["per_round"] == {"msg_per_s": [1.5, 1.25, 1.14], "p95": [1.4, 1.2, 1.2]}
+    assert ratios["median"] == {"msg_per_s": 1.25, "p95": 1.2}
+    assert ratios["within_target"] == {"msg_per_s": True, "p95": True}
+    results["telegram"][1] = {"msg_per_s": 50.0, "p95_ms": 720}
+    assert channel_ratios(results)["within_target"] == {"msg_per_s": False, "p95": True}
