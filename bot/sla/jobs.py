@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -53,12 +54,18 @@ async def enqueue_check(queue: ArqRedis, check: SlaCheck) -> bool:
     return job is not None
 
 
-async def watch_ticket(watch: SlaWatch, queue: ArqRedis, number: str) -> list[SlaCheck]:
-    """Plan a newly filed ticket's checks and queue them now; the checks planned."""
-    planned = await asyncio.to_thread(watch.plan, number)
-    for check in planned:
+async def watch_ticket(
+    watch: SlaWatch, queue: ArqRedis, number: str, planned: Sequence[SlaCheck] = ()
+) -> list[SlaCheck]:
+    """Queue a newly filed ticket's checks now; the checks queued.
+
+    ``planned`` are the checks its filing wrote already (see ``TicketStore.create``'s
+    ``within``); without them the ticket's checks are planned here first.
+    """
+    checks = list(planned) or await asyncio.to_thread(watch.plan, number)
+    for check in checks:
         await enqueue_check(queue, check)
-    return planned
+    return checks
 
 
 async def sweep(watch: SlaWatch, queue: ArqRedis, now: datetime) -> dict[str, int]:
