@@ -49,8 +49,9 @@ class TicketDraft:
 
     Datetimes must be timezone-aware. Optional 5W1H details are None when never
     given; ``unknown``/``none`` answers are kept as the customer gave them.
-    ``customer_timezone`` is the IANA zone the customer's channel reported (None: the
-    channel sent none); the satisfaction survey keeps to quiet hours in it.
+    ``customer_timezone`` is the IANA zone the customer's channel reported, else the one
+    their phone number lies in (None: neither told; the defaults apply); the satisfaction
+    survey keeps to quiet hours in it.
     """
 
     channel: str
