@@ -86,9 +86,16 @@ def customer_time_zone(tracker: Tracker) -> str | None:
     return reported_time_zone(tracker.events, (tracker.latest_message or {}).get("metadata"))
 
 
-def _zone(tracker: Tracker) -> ZoneInfo:
-    """The customer's time zone, else the policy's default."""
-    return customer_zone(customer_time_zone(tracker), callbacks().policy)
+async def _zone(tracker: Tracker) -> ZoneInfo:
+    """The customer's time zone: the one their channel reports, else the one their ticket
+    keeps (a Telegram customer's phone number gives one, see ``bot.filing``), else the
+    policy's default."""
+    reported = customer_time_zone(tracker)
+    number = tracker.get_slot("callback_ticket") or tracker.get_slot("ticket_number")
+    if reported is None and number:
+        ticket = await asyncio.to_thread(runtime().store.get, number)
+        reported = ticket.customer_timezone if ticket else None
+    return customer_zone(reported, callbacks().policy)
 
 
 def _entity(tracker: Tracker, name: str) -> str | None:
@@ -114,9 +121,9 @@ def _manage_buttons(domain: DomainDict, tracker: Tracker) -> list[dict[str, str]
     return [{"title": button.title, "payload": button.payload} for button in manage_buttons(titles)]
 
 
-def _offer(dispatcher: CollectingDispatcher, domain: DomainDict, tracker: Tracker, slots: list[Slot]) -> list[EventType]:
+async def _offer(dispatcher: CollectingDispatcher, domain: DomainDict, tracker: Tracker, slots: list[Slot]) -> list[EventType]:
     """Say the slots (numbered, on the customer's clock) with a button each, and a "no call" button."""
-    zone = _zone(tracker)
+    zone = await _zone(tracker)
     labels = [slot_label(slot, zone) for slot in slots]
     buttons = [{"title": label, "payload": _payload(TIME_SLOT, slot.iso())} for slot, label in zip(slots, labels)]
     buttons.append({"title": response_text(domain, "utter_button_callback_none", tracker), "payload": _payload(TIME_SLOT, DECLINED)})
@@ -182,7 +189,7 @@ class ActionAskCallbackTime(Action):
             except SQLAlchemyError:
                 logger.exception("callback slots unavailable: the store did not answer")
                 slots = []
-        return _offer(dispatcher, domain, tracker, slots)
+        return await _offer(dispatcher, domain, tracker, slots)
 
 
 class ValidateCallbackForm(Action):
@@ -213,7 +220,7 @@ class ValidateCallbackForm(Action):
                 answer,
                 offered=tracker.get_slot("callback_offered") or [],
                 now=clock(),
-                zone_=_zone(tracker),
+                zone_=await _zone(tracker),
                 ticket_number=tracker.get_slot("callback_ticket"),
                 sender_id=tracker.sender_id,
                 channel=conversation_channel(tracker.sender_id, tracker.get_latest_input_channel()),
@@ -363,7 +370,7 @@ async def _book_named(
         answer,
         offered=[],
         now=clock(),
-        zone_=_zone(tracker),
+        zone_=await _zone(tracker),
         ticket_number=ticket_number,
         sender_id=tracker.sender_id,
         channel=conversation_channel(tracker.sender_id, tracker.get_latest_input_channel()),

@@ -26,6 +26,7 @@ from bot.callbacks.slots import Slot
 from tests.actions.conftest import action_runtime, dispatcher, domain, make_tracker
 from tests.actions.events import action_event, user_event
 from tests.callbacks.conftest import REDIS_DB, REDIS_HOST, REDIS_PORT, Clock
+from tests.unit.test_tickets import make_draft
 
 __all__ = ["action_runtime", "dispatcher", "domain", "make_tracker"]
 
@@ -136,6 +137,22 @@ async def test_the_offer_shows_free_slots_as_buttons_on_the_customers_clock(cloc
     assert slots_of(events)["callback_offered"] == [
         "2026-11-30T13:30:00+00:00", "2026-11-30T14:00:00+00:00", "2026-11-30T14:30:00+00:00", "2026-11-30T15:00:00+00:00",
     ]
+
+
+async def test_with_no_zone_from_the_channel_the_offer_is_on_the_clock_the_ticket_keeps(
+    clock, action_runtime, make_tracker, dispatcher, domain  # noqa: ANN001
+) -> None:
+    draft = make_draft(sender_id="tg:4242", customer_timezone="America/New_York")
+    assert action_runtime.ensure_schema()
+    number = action_runtime.store.create(draft, MONDAY_NOON).number  # a Telegram ticket: its phone number's zone
+    tracker = form_tracker(make_tracker, "", ticket=number)
+    await ActionAskCallbackTime().run(dispatcher, tracker, domain)
+    [offer] = dispatcher.messages
+    assert offer["slots_list"].splitlines()[0] == "1. Mon 30 Nov, 08:00 EST"
+
+    dispatcher.messages.clear()
+    await ActionAskCallbackTime().run(dispatcher, form_tracker(make_tracker, "", ticket="CX-7K3F9Q"), domain)
+    assert dispatcher.messages[0]["slots_list"].splitlines()[0] == "1. Mon 30 Nov, 13:00 GMT"  # no such ticket: the default
 
 
 async def test_tomorrow_after_3_books_3pm_and_queues_the_reminder(clock, action_runtime, make_tracker, domain) -> None:  # noqa: ANN001
