@@ -62,6 +62,8 @@ MANAGE_PAYLOAD = '/choose_option{{"callback_action":"{action}"}}'
 """Buttons that change or cancel a booked call: the choose_option intent with a callback_action entity."""
 
 Clock = Callable[[], datetime]
+PUSHED_OFFER_RESPONSES = ("utter_callback_pushed_offer", "utter_button_callback_none")
+"""The apology with call-back times pushed to a ticket near its breach, and its "no call" button."""
 
 
 def utcnow() -> datetime:
@@ -264,6 +266,6 @@ def open_callback_jobs(ctx: dict[str, Any]) -> CallbackJobs:
         tickets=TicketStore(sessions, attempts=3, delay_s=0.5),
         outbound=ctx["outbound"],
         policy=policy,
-        texts=domain_texts((REMINDER_RESPONSE, *BUTTON_RESPONSES)),
+        texts=domain_texts((REMINDER_RESPONSE, *BUTTON_RESPONSES, *PUSHED_OFFER_RESPONSES)),
         clock=ctx.get("clock", utcnow),
     )

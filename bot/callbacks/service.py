@@ -19,18 +19,18 @@ from zoneinfo import ZoneInfo
 from arq.connections import ArqRedis
 
 from bot.callbacks.choosing import Choice, choose
-from bot.callbacks.jobs import queue_jobs
+from bot.callbacks.jobs import PUSHED_OFFER_RESPONSES, CallbackJobs, queue_jobs
 from bot.callbacks.policy import CallbackPolicy, zone
 from bot.callbacks.slots import Slot, free_slots, horizon, slot_label
 from bot.callbacks.store import CallbackRecord, CallbackStore, SlotFull, WorkItem
 from bot.outbound.delivery import Outbound
-from bot.outbound.messages import Button, Conversation, OutboundMessage
+from bot.lifecycle import OPEN_STATES
+from bot.outbound.messages import Button, Conversation, OutboundMessage, PermanentDeliveryError
 from bot.outbound.store import DeliveryRecord
 
 logger = logging.getLogger(__name__)
 
 QueueOpener = Callable[[], Awaitable[ArqRedis]]
-PUSHED_OFFER_RESPONSES = ("utter_callback_pushed_offer", "utter_button_callback_none")
 
 
 @dataclass(frozen=True)
@@ -182,8 +182,10 @@ async def push_offer(
     sender_id: str,
     now: datetime,
     reason: str = "breach",
+    customer_timezone: str | None = None,
 ) -> DeliveryRecord | None:
-    """Push a call-back offer for a ticket (by default: it nears its SLA breach), once per ticket and reason.
+    """Push a call-back offer for a ticket (by default: it nears its SLA breach), once per ticket and reason,
+    its times on the customer's clock (``customer_timezone``, else the policy's default).
 
     The key ``callback:<ticket>:offer:<reason>`` makes a repeated call send nothing new.
     Returns None when there is no free slot to offer. Raises
@@ -193,7 +195,34 @@ async def push_offer(
     if not slots:
         return None
     message = pushed_offer(
-        texts, ticket_number=ticket_number, slots=slots, zone_=callbacks.policy.default_customer_zone
+        texts, ticket_number=ticket_number, slots=slots, zone_=customer_zone(customer_timezone, callbacks.policy)
     )
     conversation = Conversation.from_sender_id(sender_id)
     return await outbound.deliver(conversation, message, key=f"callback:{ticket_number}:offer:{reason}")
+
+
+async def offer_near_breach(jobs: CallbackJobs, number: str) -> DeliveryRecord | None:
+    """Apologise and offer call-back times to the customer of an open ticket about to breach its
+    SLA (the watcher has just flagged it to the supervisors), so they are not left waiting in
+    silence; once per ticket. Nothing when a call is already booked for them, when there is no
+    free time, or on a channel that cannot push (REST: the supervisors' flag stands alone)."""
+    ticket = await asyncio.to_thread(jobs.tickets.get, number)
+    if ticket is None or ticket.status not in OPEN_STATES:
+        return None
+    booked = await asyncio.to_thread(jobs.store.active_for_sender, ticket.sender_id)
+    if booked is not None and booked.ticket_number == number:
+        return None
+    service = Callbacks(jobs.store, jobs.policy, _no_booking_here)
+    try:
+        return await push_offer(
+            service, jobs.outbound, jobs.texts, ticket_number=number, sender_id=ticket.sender_id,
+            now=jobs.clock(), customer_timezone=ticket.customer_timezone,
+        )
+    except PermanentDeliveryError:
+        logger.info("near-breach call-back offer not pushed: the channel cannot push", extra={"ticket_number": number})
+        return None
+
+
+async def _no_booking_here() -> ArqRedis:
+    """An offer books nothing, so it never opens the job queue."""
+    raise RuntimeError("a pushed offer books nothing")

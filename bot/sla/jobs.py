@@ -20,12 +20,14 @@ from arq.connections import ArqRedis
 from arq.worker import Function, func
 from redis.exceptions import RedisError
 
+from bot.callbacks.service import offer_near_breach
 from bot.db import make_sessionmaker
 from bot.domain_config import load_domain_config
 from bot.errors import TicketNotFound
 from bot.settings import load_settings
 from bot.sla.notices import KEY_PREFIX, StatusNotices, load_notice_texts
 from bot.sla.settings import SlaWatchSettings
+from bot.sla.models import ESCALATE
 from bot.sla.watch import SlaCheck, SlaWatch, utcnow
 from bot.tickets import TicketStore
 
@@ -112,6 +114,8 @@ async def sla_check(ctx: dict[str, Any], number: str, check: str) -> str | None:
         return None
     if result.done_at is None:
         raise Retry(defer=max((result.due_at - now).total_seconds(), 1.0))
+    if check == ESCALATE and result.outcome == "escalated" and "callback_jobs" in ctx:
+        await offer_near_breach(ctx["callback_jobs"], number)
     return result.outcome
 
 

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 import redis.asyncio as aioredis
 
+from bot.callbacks.service import pushed_payload
 from bot.outbound.delivery import Outbound
 from bot.sla.jobs import CHECK_JOB, watch_ticket
 from bot.sla.notices import StatusNotices
@@ -218,3 +219,30 @@ async def test_four_workers_at_once_record_each_breach_and_escalation_once(
         assert sorted(e.detail["stage"] for e in history if e.kind == "sla_breach") == ["analyse", "classify", "resolve", "total"]
         assert [e.detail["actor"] for e in history if e.kind == "status"] == ["sla-watch"]
         assert [c.outcome for c in world.watch.checks(number)] == ["breached"] * 4 + ["escalated"]
+
+
+async def test_a_ticket_about_to_breach_gets_an_apology_and_call_back_times_on_the_customers_clock_once(
+    world: SlaWorld, outbound: Outbound, transports: dict[str, RecordingTransport], rasa: RasaStandIn,
+    run_worker: RunWorker,
+) -> None:
+    opened = utcnow()
+    soon = {"sla_classify_by": opened + timedelta(hours=1), "sla_analyse_by": opened + timedelta(hours=2),
+            "sla_resolve_by": opened + timedelta(minutes=30), "sla_close_by": opened + timedelta(hours=3)}
+    number = world.tickets.create(
+        make_draft(opened, world.sla, sender_id="web:near-breach", customer_timezone="America/New_York", **soon), opened
+    ).number
+    on_rest = world.tickets.create(make_draft(opened, world.sla, channel="rest", sender_id="near-breach-rest", **soon), opened).number
+    for ticket in (number, on_rest):
+        await watch_ticket(world.watch, outbound.queue, ticket)
+
+    await run_worker(until=opened + timedelta(seconds=2))
+    await run_worker(until=utcnow() + timedelta(seconds=1))
+
+    assert {t: world.watch.checks(t)[-1].outcome for t in (number, on_rest)} == {number: "escalated", on_rest: "escalated"}
+    [offer] = [s for s in transports["webchat"].sends if s.key.startswith("callback:")]
+    assert (offer.conversation.sender_id, offer.key) == ("web:near-breach", f"callback:{number}:offer:breach")
+    assert offer.message.text.startswith(f"I'm sorry your case {number} is taking longer than it should.")
+    times = [b.title for b in offer.message.buttons[:-1]]
+    assert times and all(title.endswith(("EST", "EDT")) for title in times)
+    assert offer.message.buttons[-1].payload == pushed_payload("none", number)
+    assert [s.conversation.sender_id for t in transports.values() for s in t.sends] == ["web:near-breach"]
