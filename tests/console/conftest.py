@@ -269,14 +269,15 @@ class World:
     handoffs: HandoffStore
     outbound: OutboundStore
 
-    def hand_over(self, sender: str = "web:customer-1", priority: str = "P2", **ticket: Any) -> tuple[TicketRecord, HandoffRecord]:
-        """File an escalated ticket for ``sender`` and queue its hand-off, as the assistant does."""
-        draft = make_draft(START, load_domain_config(PROJECT_ROOT / "settings").sla, sender_id=sender,
-                           status="escalated", priority=priority, **ticket)
-        filed = self.tickets.create(draft, START)
-        request = HandoffRequest(ticket_number=filed.number, channel="webchat", sender_id=sender, reasons=REASONS,
+    def hand_over(self, sender: str = "web:customer-1", priority: str = "P2", *, at: datetime = START,
+                  reasons: list[dict[str, Any]] = REASONS, **ticket: Any) -> tuple[TicketRecord, HandoffRecord]:
+        """File an escalated ticket for ``sender`` at ``at`` and queue its hand-off, as the assistant does."""
+        draft = make_draft(at, load_domain_config(PROJECT_ROOT / "settings").sla, sender_id=sender,
+                           status=ticket.pop("status", "escalated"), priority=priority, **ticket)
+        filed = self.tickets.create(draft, at)
+        request = HandoffRequest(ticket_number=filed.number, channel="webchat", sender_id=sender, reasons=reasons,
                                  priority=priority)
-        return filed, self.handoffs.open(request, state="waiting", now=START, wait_estimate_s=300)
+        return filed, self.handoffs.open(request, state="waiting", now=at, wait_estimate_s=300)
 
 
 @pytest.fixture
@@ -294,3 +295,50 @@ async def console(app_env: str, redis_client: Any, accounts: Any, clock: Any, ra
     running = await serve(console_settings(), clock)
     yield running
     await running.close()
+
+
+# --- The console's people as signed-in browsers (alex and bea, agents; sam, a supervisor), and the
+# two calls every hand-off test makes: a CSRF-carrying JSON POST and a JSON GET.
+
+@pytest.fixture
+def second_agent(accounts: AccountStore, clock: Clock) -> Account:
+    return accounts.create("bea", "agent", PASSWORD, now=clock(), display_name="Bea Agent")
+
+
+async def signed_in_browser(server: TestServer, name: str) -> Browser:
+    opened = Browser(f"http://127.0.0.1:{server.port}")
+    status, _, _ = await opened.sign_in(name, PASSWORD)
+    assert status == 303
+    return opened
+
+
+@pytest.fixture
+async def alex(console: TestServer) -> AsyncIterator[Browser]:
+    opened = await signed_in_browser(console, "alex")
+    yield opened
+    await opened.close()
+
+
+@pytest.fixture
+async def bea(console: TestServer, second_agent: Account) -> AsyncIterator[Browser]:
+    opened = await signed_in_browser(console, "bea")
+    yield opened
+    await opened.close()
+
+
+@pytest.fixture
+async def sam(console: TestServer) -> AsyncIterator[Browser]:
+    opened = await signed_in_browser(console, "sam")
+    yield opened
+    await opened.close()
+
+
+async def post(browser: Browser, path: str, body: dict[str, Any] | None = None) -> tuple[int, Any]:
+    token = await browser.api_token()
+    async with browser.request("POST", path, json=body or {}, headers={"X-CSRF-Token": token}) as response:
+        return response.status, await response.json()
+
+
+async def get_json(browser: Browser, path: str) -> tuple[int, Any]:
+    async with browser.request("GET", path) as response:
+        return response.status, await response.json()

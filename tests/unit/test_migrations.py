@@ -18,7 +18,7 @@ import web.console.models  # noqa: F401  (declares console_accounts)
 from bot.db import make_engine, migrate
 from bot.models import metadata
 
-HEAD = "0011_followup_batches"
+HEAD = "0012_handoff_queues"
 
 
 def _migrate(url: str) -> None:
