@@ -17,9 +17,10 @@ which records what it was sent.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -30,20 +31,23 @@ import pytest
 import redis
 from aiohttp import web
 from aiohttp.test_utils import TestServer
+from arq.worker import Worker
 from sqlalchemy.orm import sessionmaker
 
 from bot.db import make_engine, make_sessionmaker, migrate
 from bot.domain_config import load_domain_config
 from bot.handoff.store import HandoffRecord, HandoffRequest, HandoffStore
+from bot.outbound.settings import OutboundSettings
 from bot.outbound.store import OutboundStore
 from bot.settings import PROJECT_ROOT
 from bot.tickets import TicketRecord, TicketStore
-from tests.sla.conftest import make_draft
+from tests.sla.conftest import make_draft, until_idle
 from web.app import create_app
 from web.console.accounts import Account, AccountStore
 from web.console.passwords import Passwords
 from web.console.sessions import COOKIE_NAME
 from web.settings import ConsolePolicy, WebSettings
+from worker.main import worker_settings
 
 REDIS_HOST = os.environ.get("REDIS_HOST", "127.0.0.1")
 REDIS_PORT = int(os.environ.get("REDIS_PORT", "6379"))
@@ -342,3 +346,22 @@ async def post(browser: Browser, path: str, body: dict[str, Any] | None = None) 
 async def get_json(browser: Browser, path: str) -> tuple[int, Any]:
     async with browser.request("GET", path) as response:
         return response.status, await response.json()
+
+
+async def run_worker(database_url: str, clock: Callable[[], datetime] | None = None,
+                     rasa_urls: tuple[str, ...] = ("http://127.0.0.1:9",), rasa_token: str = "unused") -> None:
+    """The worker as the product builds it (its queue on the console tests' Redis database), until its
+    start-up sweeps have run and nothing is due; ``clock`` is the time its sweeps read."""
+    settings = OutboundSettings(redis_host=REDIS_HOST, redis_port=REDIS_PORT, redis_db=REDIS_DB, max_attempts=3,
+                                retry_base_s=0.05, retry_max_s=0.2, send_timeout_s=2.0, sweep_batch=100,
+                                rasa_urls=rasa_urls)
+    kwargs = worker_settings(settings, database_url=database_url, rasa_token=rasa_token, transport_modules=(),
+                             clock=clock)
+    worker = Worker(**kwargs, burst=False, poll_delay=0.01, handle_signals=False)
+    running = asyncio.create_task(worker.main())
+    try:
+        await asyncio.wait_for(until_idle(worker, running), timeout=30)
+    finally:
+        running.cancel()
+        await asyncio.wait({running}, timeout=5)
+        await asyncio.wait_for(worker.close(), timeout=15)
