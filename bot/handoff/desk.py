@@ -212,26 +212,19 @@ class HandoffDesk:
         """End the hand-off as ``returned``, unpause the assistant and deliver what it says on resuming.
 
         Rasa's tracker already holds what the assistant said (``execute`` records it), so it is
-        delivered ``in_transcript``: sent, not appended again. It goes into the ticket's transcript too."""
+        delivered ``in_transcript``: sent, not appended to the tracker again."""
         record = await asyncio.to_thread(self.store.end, handoff_id, state="returned", now=now)
         await self._notices.changed(record, "returned", now)
         messages = await self._assistant.resume(record.sender_id, RESUME_ACTION)
         conversation = Conversation.from_sender_id(record.sender_id)
-        lines = []
         for index, message in enumerate(messages):
             buttons = tuple(Button(b["title"], b["payload"]) for b in message.get("buttons") or ())
             outbound = OutboundMessage(text=message["text"], buttons=buttons)
-            key = f"handoff:{handoff_id}:resume:{index}"
-            lines.append({"sender": "bot", "text": message["text"], "timestamp": now.isoformat(),
-                          "handoff_id": handoff_id, "outbound_key": key})
             try:
-                await self._outbound.deliver(conversation, outbound, key=key, in_transcript=True)
+                await self._outbound.deliver(conversation, outbound, key=f"handoff:{handoff_id}:resume:{index}",
+                                             in_transcript=True)
             except PermanentDeliveryError:
                 logger.info("hand-back greeting not pushed: the channel cannot push", extra={"handoff_id": handoff_id})
-        if lines:
-            await asyncio.to_thread(self._tickets.append_transcript, record.ticket_number, lines)
-            for line in lines:
-                await self._notices.assistant_message(record, line)
         logger.info("hand-off returned to the assistant", extra={"handoff_id": handoff_id, "actor": agent.ref})
         return record
 
