@@ -191,11 +191,19 @@ def suggest(policy: NextStepsPolicy, facts: TicketFacts) -> list[Suggestion]:
 
 
 def option_labels(domain_path: Path = PROJECT_ROOT / "domain.yml") -> tuple[tuple[str, str], ...]:
-    """Each option's label (``utter_option_<id>`` in domain.yml), as the customer was shown it."""
+    """Each option of settings/options.yml with its label (its response in domain.yml), as the
+    customer was shown it."""
     responses = yaml.safe_load(domain_path.read_text(encoding="utf-8"))["responses"]
-    prefix = "utter_option_"
-    return tuple((name[len(prefix):], variations[0]["text"]) for name, variations in responses.items()
-                 if name.startswith(prefix) and variations and "{" not in variations[0]["text"])
+    labels = []
+    for option in _options()["options"]:
+        variations = responses.get(f"utter_option_{option['id']}") or [{}]
+        if "text" in variations[0]:
+            labels.append((option["id"], variations[0]["text"]))
+    return tuple(labels)
+
+
+def _options() -> dict[str, Any]:
+    return yaml.safe_load((load_settings().config_dir / "options.yml").read_text(encoding="utf-8"))
 
 
 def check_known(policy: NextStepsPolicy, *, categories: set[str], options: set[str], rules: set[str]) -> None:
@@ -224,9 +232,7 @@ def _where(raw: Any, loc: tuple[Any, ...]) -> str:
 @lru_cache(maxsize=1)
 def next_steps_policy() -> NextStepsPolicy:
     """The policy from the configured settings folder, read and checked once per process."""
-    config_dir = load_settings().config_dir
-    policy = parse_next_steps(config_dir / POLICY_FILE)
-    options = yaml.safe_load((config_dir / "options.yml").read_text(encoding="utf-8"))
-    check_known(policy, categories=set(CATEGORIES), options={option["id"] for option in options["options"]},
+    policy = parse_next_steps(load_settings().config_dir / POLICY_FILE)
+    check_known(policy, categories=set(CATEGORIES), options={option["id"] for option in _options()["options"]},
                 rules={rule.id for rule in handoff_policy().rules})
     return policy

@@ -10,14 +10,14 @@ from collections.abc import AsyncIterator
 
 import pytest
 from aiohttp.test_utils import TestServer
-from playwright.async_api import Browser, Page, async_playwright
+from playwright.async_api import Browser, Page
 
 from bot.callbacks.policy import callback_policy
 from bot.callbacks.slots import Slot, free_slots, slot_label
 from bot.settings import PROJECT_ROOT
+from tests.chromium import headless_chromium
 from tests.console.conftest import PASSWORD, START, World
 
-CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = PROJECT_ROOT / "var" / "artifacts" / "console"
 
 pytestmark = pytest.mark.usefixtures("agent", "supervisor")
@@ -25,10 +25,8 @@ pytestmark = pytest.mark.usefixtures("agent", "supervisor")
 
 @pytest.fixture
 async def chromium() -> AsyncIterator[Browser]:
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=CHROMIUM, headless=True)
-        yield browser
-        await browser.close()
+    async with headless_chromium() as opened:
+        yield opened
 
 
 async def signed_in_page(chromium: Browser, console: TestServer, name: str) -> Page:
