@@ -20,6 +20,7 @@ from web.console.accounts import AccountStore
 from web.console.live import ConsoleHub
 from web.console.lockout import Lockout
 from web.console.pages import Pages
+from web.console.presence import Presence
 from web.console.sessions import ConsoleSessions
 from web.directories import CallbackDirectory, SurveyDirectory
 from web.push import PushHub
@@ -50,3 +51,5 @@ PAGES = web.AppKey("pages", Pages)
 HANDOFF_DESK = web.AppKey("handoff_desk", HandoffDesk)
 """What agents do with hand-offs (set on start-up, after the ticket store and outbound path)."""
 CONSOLE_HUB = web.AppKey("console_hub", ConsoleHub)
+PRESENCE = web.AppKey("presence", Presence)
+"""Who is signed in or has a console open (the supervisors' view)."""

@@ -1,4 +1,5 @@
-"""What the worker runs: the outbound, call-back, follow-up and SLA watcher jobs, their sweeps, and the resources they share.
+"""What the worker runs: the outbound, call-back, follow-up and SLA watcher jobs, their sweeps, the
+hand-off sweep (unclaimed conversations to the supervisors), and the resources they share.
 
 Jobs are idempotent (arq may run a job more than once): each reads its messages' SQL
 rows and does only what the rows still need. A job that must wait raises arq's
@@ -23,6 +24,7 @@ from arq.worker import func
 
 from bot.callbacks.jobs import open_callback_jobs, worker_cron_jobs, worker_functions
 from bot.db import make_engine, make_sessionmaker, migrate
+from bot.handoff import jobs as handoff_jobs
 from bot.outbound.delivery import Outbound
 from bot.outbound.messages import Transport
 from bot.outbound.queue import DELIVER_JOB, SWEEP_JOB, deserialize, redis_settings, serialize
@@ -90,6 +92,7 @@ async def startup(ctx: dict[str, Any]) -> None:
     ctx["callback_jobs"] = open_callback_jobs(ctx)
     open_followups(ctx)
     await sla_jobs.open_sla(ctx)
+    handoff_jobs.open_handoff_jobs(ctx)
 
 
 async def shutdown(ctx: dict[str, Any]) -> None:
@@ -128,7 +131,7 @@ def worker_settings(
 ) -> dict[str, Any]:
     """Keyword arguments for ``arq.Worker`` (or ``arq.run_worker``): jobs, sweeps, queue, start-up.
 
-    ``clock`` is the time the SLA jobs read (the real one unless a test drives its own).
+    ``clock`` is the time the SLA jobs and the hand-off sweep read (the real one unless a test drives its own).
     """
     ctx: dict[str, Any] = {
         "outbound_settings": settings,
@@ -151,6 +154,7 @@ def worker_settings(
             *worker_cron_jobs(),
             *followup_cron_jobs(),
             *sla_jobs.cron_jobs(),
+            *handoff_jobs.cron_jobs(),
         ],
         "redis_settings": redis_settings(settings),
         "job_serializer": serialize,

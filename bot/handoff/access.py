@@ -1,16 +1,16 @@
 """Who may read a handed-over conversation in the console.
 
 **The access rule.** A supervisor may read every hand-off. An agent may read a hand-off's
-conversation only while it is ``waiting`` in the queue (so they can decide to take it) or
-``claimed`` by them (claimed, or transferred to them: the row's ``agent`` names them). Once
-it is claimed by someone else, deferred, handed back or closed, an agent may no longer
-read it: customers' words are shown to the people working on them, not to everyone with a
-sign-in.
+conversation only while it is ``waiting`` in the agents' queue (so they can decide to take it)
+or ``claimed`` by them (claimed, transferred or assigned to them: the row's ``agent`` names
+them). Once it is claimed by someone else, moved to the supervisors' queue (nobody claimed it
+in time), deferred, handed back or closed, an agent may no longer read it: customers' words
+are shown to the people working on them, not to everyone with a sign-in.
 """
 
 from __future__ import annotations
 
-from bot.handoff.store import HandoffRecord
+from bot.handoff.store import AGENTS_QUEUE, HandoffRecord
 
 
 def agent_ref(name: str) -> str:
@@ -22,7 +22,8 @@ def may_read(record: HandoffRecord, *, name: str, supervisor: bool) -> bool:
     """Whether the account ``name`` (a supervisor or not) may read this hand-off; see the module docstring."""
     if supervisor:
         return True
-    return record.state == "waiting" or (record.state == "claimed" and record.agent == agent_ref(name))
+    return (record.state == "waiting" and record.queue == AGENTS_QUEUE) or (
+        record.state == "claimed" and record.agent == agent_ref(name))
 
 
 def may_act(record: HandoffRecord, *, name: str, supervisor: bool) -> bool:

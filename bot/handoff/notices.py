@@ -6,7 +6,8 @@ that is open right now to update without polling, whichever process it runs in:
 - ``handoff:queue``: a hand-off was queued, deferred, claimed or ended. No customer words,
   only ids, states, priority and rule ids, so any console may subscribe.
 - ``handoff:chat:<hand-off id>``: a message the customer wrote while the assistant was paused,
-  or an agent's reply, for the consoles that have that conversation open.
+  an agent's reply, or what the assistant said (the confirmation of a call back an agent
+  booked), for the consoles that have that conversation open.
 
 A notice that cannot be published (Redis down) is logged and dropped: the console reads the
 same facts from SQL when it loads.
@@ -70,6 +71,12 @@ class HandoffNotices:
     async def agent_message(self, record: HandoffRecord, line: dict[str, Any]) -> bool:
         """Pass an agent's message to every console that has the conversation open."""
         notice = {"event": "agent_message", "handoff_id": record.id, "ticket_number": record.ticket_number, **line}
+        return await self._publish(chat_channel(record.id), notice)
+
+    async def assistant_message(self, record: HandoffRecord, line: dict[str, Any]) -> bool:
+        """Pass what the assistant said in the conversation (a call back booked by the agent, confirmed
+        to the customer) to the consoles that have it open."""
+        notice = {"event": "assistant_message", "handoff_id": record.id, "ticket_number": record.ticket_number, **line}
         return await self._publish(chat_channel(record.id), notice)
 
     async def customer_message(self, record: HandoffRecord, line: dict[str, Any]) -> bool:

@@ -21,7 +21,7 @@ from pydantic import BaseModel, Field, ValidationError, confloat, conint, conlis
 
 from bot.callbacks.policy import WEEKDAYS, CallbackPolicy
 from bot.domain_config import PRIORITIES
-from bot.policy_file import dotted, parse_policy_file
+from bot.policy_file import check_unique_ids, parse_policy_file, where_by_id
 from bot.settings import load_settings
 
 POLICY_FILE = "handoff.yml"
@@ -260,12 +260,28 @@ class WaitEstimatePolicy(BaseModel):
         return timedelta(minutes=self.window_minutes)
 
 
+class SupervisorsPolicy(BaseModel):
+    """When a conversation nobody claims is given to the supervisors."""
+
+    unclaimed_to_supervisors_after_s: conint(ge=30, le=7 * 24 * 3600)  # type: ignore[valid-type]
+
+    class Config:
+        extra = "forbid"
+        allow_mutation = False
+
+    @property
+    def unclaimed_wait(self) -> timedelta:
+        """How long a hand-off waits in the agents' queue before it is the supervisors'."""
+        return timedelta(seconds=self.unclaimed_to_supervisors_after_s)
+
+
 class HandoffPolicy(BaseModel):
     """The whole of settings/handoff.yml."""
 
     rules: list[Rule]
     agents: AgentsPolicy
     wait_estimate: WaitEstimatePolicy
+    supervisors: SupervisorsPolicy
 
     class Config:
         extra = "forbid"
@@ -275,11 +291,7 @@ class HandoffPolicy(BaseModel):
     def _unique_ids(cls, rules: list[Rule]) -> list[Rule]:  # noqa: N805 (pydantic validator)
         if not rules:
             raise ValueError("at least one rule is needed")
-        seen: set[str] = set()
-        for rule in rules:
-            if rule.id in seen:
-                raise ValueError(f"rule id {rule.id!r} is used twice")
-            seen.add(rule.id)
+        check_unique_ids(rules, "rule")
         return rules
 
     def evaluate(self, facts: Facts) -> list[Trigger]:
@@ -320,12 +332,7 @@ def parse_handoff_policy(path: Path) -> HandoffPolicy:
 def _where(raw: Any, loc: tuple[Any, ...]) -> str:
     """A key as the file's reader finds it: a rule by its id ("rules[legal_threat].patterns"), not its
     position, and without pydantic's name for the rule's kind."""
-    if len(loc) >= 2 and loc[0] == "rules" and isinstance(loc[1], int) and isinstance(raw, dict):
-        rule = (raw.get("rules") or [None] * (loc[1] + 1))[loc[1]]
-        name = rule.get("id") if isinstance(rule, dict) and rule.get("id") else loc[1]
-        rest = [str(part) for part in loc[2:] if not str(part).endswith("Rule")]
-        return ".".join([f"rules[{name}]", *rest])
-    return dotted(raw, loc)
+    return where_by_id("rules", raw, loc, skip=lambda part: part.endswith("Rule"))
 
 
 @lru_cache(maxsize=1)

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, Column, Index, Integer, String, UniqueConstraint, func, select, update
+from sqlalchemy import JSON, CheckConstraint, Column, Index, Integer, String, UniqueConstraint, func, literal, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import sessionmaker
 
@@ -31,11 +31,19 @@ from bot.db import write_session
 from bot.domain_config import PRIORITIES
 from bot.errors import BotError
 from bot.lifecycle import check_actor
-from bot.models import Base, CustomerText, UTCDateTime, _quoted
+from bot.models import Base, CustomerText, Ticket, TicketEvent, UTCDateTime, _quoted
 
 logger = logging.getLogger(__name__)
 
 STATES = ("waiting", "claimed", "deferred", "returned", "closed")
+QUEUES = ("agents", "supervisors")
+"""Where a waiting hand-off waits: every agent's queue, or the supervisors' (nobody claimed it in time)."""
+AGENTS_QUEUE, SUPERVISORS_QUEUE = QUEUES
+TO_SUPERVISORS_EVENT = "handoff_to_supervisors"
+ASSIGN_EVENT = "handoff_assigned"
+"""A supervisor gave the conversation to an account (from the queue, or from another agent); the
+entry names who had it before (``from``)."""
+"""The ticket history entry of a conversation moved to the supervisors' queue, unclaimed."""
 LIVE_STATES = ("waiting", "claimed")
 """A person is, or is about to be, in the conversation: the assistant stays silent."""
 ENDS = ("returned", "closed")
@@ -49,6 +57,7 @@ class HandoffRow(Base):
         UniqueConstraint("live_sender"),
         CheckConstraint(f"state IN ({_quoted(STATES)})", name="state"),
         CheckConstraint(f"priority IN ({_quoted(PRIORITIES)})", name="priority"),
+        CheckConstraint(f"queue IN ({_quoted(QUEUES)})", name="queue"),
         Index(None, "state", "priority", "created_at"),
         Index(None, "ticket_number"),
         Index(None, "claimed_at"),
@@ -71,6 +80,10 @@ class HandoffRow(Base):
     claimed_at = Column(UTCDateTime)
     ended_at = Column(UTCDateTime)
     updated_at = Column(UTCDateTime, nullable=False)
+    queue = Column(String(16), nullable=False, default=AGENTS_QUEUE, server_default=AGENTS_QUEUE)
+    """``agents`` or ``supervisors``: see :data:`QUEUES`."""
+    to_supervisors_at = Column(UTCDateTime)
+    """When an unclaimed hand-off was moved to the supervisors' queue (NULL: never)."""
 
 
 @dataclass(frozen=True)
@@ -100,6 +113,8 @@ class HandoffRecord:
     created_at: datetime
     claimed_at: datetime | None
     ended_at: datetime | None
+    queue: str = AGENTS_QUEUE
+    to_supervisors_at: datetime | None = None
 
     @property
     def rule_ids(self) -> list[str]:
@@ -120,7 +135,7 @@ def _record(row: HandoffRow) -> HandoffRecord:
         id=row.id, ticket_number=row.ticket_number, channel=row.channel, sender_id=row.sender_id,
         reasons=list(row.reasons), priority=row.priority, state=row.state, agent=row.agent,
         wait_estimate_s=row.wait_estimate_s, created_at=row.created_at, claimed_at=row.claimed_at,
-        ended_at=row.ended_at,
+        ended_at=row.ended_at, queue=row.queue, to_supervisors_at=row.to_supervisors_at,
     )
 
 
@@ -174,15 +189,38 @@ class HandoffStore:
             row = session.scalars(select(HandoffRow).where(HandoffRow.live_sender == sender_id)).one_or_none()
             return None if row is None else _record(row)
 
-    def queue(self) -> list[HandoffRecord]:
-        """The waiting hand-offs, most urgent first, then longest waiting first: the agents' queue."""
+    def queue(self, queues: tuple[str, ...] = QUEUES) -> list[HandoffRecord]:
+        """The waiting hand-offs in ``queues`` (an agent's: the agents' queue; a supervisor's: both),
+        most urgent first, then longest waiting first."""
         with self._sessions() as session:
             rows = session.scalars(
                 select(HandoffRow)
-                .where(HandoffRow.state == "waiting")
+                .where(HandoffRow.state == "waiting", HandoffRow.queue.in_(queues))
                 .order_by(HandoffRow.priority, HandoffRow.created_at, HandoffRow.id)  # "P1" sorts first
             ).all()
             return [_record(row) for row in rows]
+
+    def claimed(self, agent: str | None = None) -> list[HandoffRecord]:
+        """The claimed hand-offs (only ``agent``'s, "agent:<name>", if given), most urgent first, then
+        claimed longest ago: who is talking to whom, for the supervisors' view and an agent's own list."""
+        held = (HandoffRow.agent == agent,) if agent is not None else ()
+        with self._sessions() as session:
+            rows = session.scalars(
+                select(HandoffRow)
+                .where(HandoffRow.state == "claimed", *held)
+                .order_by(HandoffRow.priority, HandoffRow.claimed_at, HandoffRow.id)
+            ).all()
+            return [_record(row) for row in rows]
+
+    def live_for_tickets(self, numbers: list[str]) -> dict[str, HandoffRecord]:
+        """The waiting or claimed hand-off of each of these tickets that has one."""
+        if not numbers:
+            return {}
+        with self._sessions() as session:
+            rows = session.scalars(
+                select(HandoffRow).where(HandoffRow.ticket_number.in_(numbers), HandoffRow.state.in_(LIVE_STATES))
+            ).all()
+            return {row.ticket_number: _record(row) for row in rows}
 
     def ahead_of(self, priority: str, now: datetime) -> int:
         """How many waiting hand-offs an agent would take before a new one of ``priority`` opened ``now``."""
@@ -205,12 +243,69 @@ class HandoffStore:
             ).all()
             return [max((claimed - created).total_seconds(), 0.0) for created, claimed in rows]
 
-    def claim(self, handoff_id: int, *, agent: str, now: datetime) -> HandoffRecord:
-        """Give a waiting hand-off to ``agent`` ("agent:<name>"); :class:`HandoffTaken` if it is not waiting any more."""
+    def claim(self, handoff_id: int, *, agent: str, now: datetime, queues: tuple[str, ...] = QUEUES) -> HandoffRecord:
+        """Give a waiting hand-off to ``agent`` ("agent:<name>") if it waits in one of ``queues`` (an
+        agent claims from the agents' queue only); :class:`HandoffTaken` if it is not waiting there any more."""
         check_actor(agent)
-        record = self._move(handoff_id, ("waiting",), {"state": "claimed", "agent": agent, "claimed_at": now, "updated_at": now})
+        record = self._move(handoff_id, ("waiting",), {"state": "claimed", "agent": agent, "claimed_at": now, "updated_at": now},
+                            (HandoffRow.queue.in_(queues),), "" if queues == QUEUES else f"in the {' or '.join(queues)} queue")
         logger.info("hand-off claimed", extra={"handoff_id": handoff_id, "ticket_number": record.ticket_number})
         return record
+
+    def assign(self, handoff_id: int, *, to: str, now: datetime, by: str) -> HandoffRecord:
+        """The supervisor ``by`` gives a waiting or claimed hand-off to ``to`` (one UPDATE, like a claim);
+        a hand-off that was waiting counts as claimed now. The ticket's history notes who had it before,
+        in the same transaction, so concurrent reassignments are recorded in the order they applied.
+        :class:`HandoffTaken` when it has ended."""
+        check_actor(to)
+        check_actor(by)
+        values = {"state": "claimed", "agent": to, "updated_at": now,
+                  "claimed_at": func.coalesce(HandoffRow.claimed_at, literal(now, UTCDateTime()))}
+        history = (ASSIGN_EVENT, {"actor": by, "to": to, "handoff_id": handoff_id})
+        record = self._move(handoff_id, LIVE_STATES, values, history=(history, now))
+        logger.info("hand-off assigned", extra={"handoff_id": handoff_id, "ticket_number": record.ticket_number})
+        return record
+
+    def move_unclaimed(self, *, waited_since: datetime, now: datetime, limit: int = 500) -> list[HandoffRecord]:
+        """Move every hand-off still waiting in the agents' queue since ``waited_since`` or earlier to the
+        supervisors' queue, noting it in each ticket's history; the hand-offs moved.
+
+        One transaction: the rows are locked (PostgreSQL skips rows another sweep holds; SQLite's write
+        lock serialises sweeps), changed with ``UPDATE ... WHERE state = 'waiting' AND queue = 'agents'``
+        and their history written, so a hand-off is moved and noted once however many sweeps run,
+        and one claimed meanwhile stays with its agent."""
+        with write_session(self._sessions) as session:
+            ids = session.scalars(
+                select(HandoffRow.id)
+                .where(HandoffRow.state == "waiting", HandoffRow.queue == AGENTS_QUEUE, HandoffRow.created_at <= waited_since)
+                .order_by(HandoffRow.created_at, HandoffRow.id)
+                .limit(limit)
+                .with_for_update(skip_locked=True)
+            ).all()
+            if not ids:
+                return []
+            session.execute(
+                update(HandoffRow)
+                .where(HandoffRow.id.in_(ids), HandoffRow.state == "waiting", HandoffRow.queue == AGENTS_QUEUE)
+                .values(queue=SUPERVISORS_QUEUE, to_supervisors_at=now, updated_at=now)
+                .execution_options(synchronize_session=False)
+            )
+            rows = session.scalars(
+                select(HandoffRow).where(HandoffRow.id.in_(ids), HandoffRow.to_supervisors_at == now)
+            ).all()
+            tickets = dict(session.execute(
+                select(Ticket.number, Ticket.id).where(Ticket.number.in_({row.ticket_number for row in rows}))
+            ).all())
+            for row in rows:
+                if row.ticket_number in tickets:
+                    waited = int((now - row.created_at).total_seconds())
+                    session.add(TicketEvent(ticket_id=tickets[row.ticket_number], kind=TO_SUPERVISORS_EVENT, at=now,
+                                            detail={"handoff_id": row.id, "waited_s": waited, "actor": "system"}))
+            moved = [_record(row) for row in rows]
+        for record in moved:
+            logger.info("unclaimed hand-off moved to the supervisors", extra={"handoff_id": record.id,
+                                                                              "ticket_number": record.ticket_number})
+        return moved
 
     def transfer(self, handoff_id: int, *, to: str, now: datetime, holder: str | None = None) -> HandoffRecord:
         """Give a claimed hand-off to the agent ``to``; with ``holder``, only while that agent still
@@ -218,7 +313,7 @@ class HandoffStore:
         :class:`HandoffTaken` when it is no longer claimed (or no longer the holder's)."""
         check_actor(to)
         held = (HandoffRow.agent == holder,) if holder is not None else ()
-        record = self._move(handoff_id, ("claimed",), {"agent": to, "updated_at": now}, held, holder or "anyone")
+        record = self._move(handoff_id, ("claimed",), {"agent": to, "updated_at": now}, held, f"by {holder or 'anyone'}")
         logger.info("hand-off transferred", extra={"handoff_id": handoff_id, "ticket_number": record.ticket_number})
         return record
 
@@ -232,11 +327,19 @@ class HandoffStore:
 
     def _move(
         self, handoff_id: int, from_states: tuple[str, ...], values: dict[str, Any],
-        held: tuple[Any, ...] = (), holder: str | None = None,
+        held: tuple[Any, ...] = (), held_text: str = "",
+        history: tuple[tuple[str, dict[str, Any]], datetime] | None = None,
     ) -> HandoffRecord:
         """Change a hand-off in one ``UPDATE ... WHERE state IN from_states`` (and the ``held``
-        conditions): of two moves from the same state at once, the database lets exactly one through."""
+        conditions, which ``held_text`` words for the error): of two moves from the same state at once,
+        the database lets exactly one through. ``history`` ((kind, detail), time) is written into the
+        ticket's history in the same transaction, with ``from``: the agent who had it before."""
         with write_session(self._sessions) as session:
+            before = None
+            if history is not None:
+                before = session.execute(
+                    select(HandoffRow.agent).where(HandoffRow.id == handoff_id).with_for_update()
+                ).one_or_none()
             changed = session.execute(
                 update(HandoffRow)
                 .where(HandoffRow.id == handoff_id, HandoffRow.state.in_(from_states), *held)
@@ -247,6 +350,11 @@ class HandoffStore:
             if row is None:
                 raise HandoffNotFound(handoff_id)
             if changed != 1:
-                wanted = " or ".join(from_states) + (f" by {holder}" if holder else "")
+                wanted = " or ".join(from_states) + (f" {held_text}" if held_text else "")
                 raise HandoffTaken(f"hand-off {handoff_id} is {row.state}, not {wanted}")
+            if history is not None and before is not None:
+                (kind, detail), at = history
+                ticket_id = session.scalar(select(Ticket.id).where(Ticket.number == row.ticket_number))
+                if ticket_id is not None:
+                    session.add(TicketEvent(ticket_id=ticket_id, kind=kind, at=at, detail={**detail, "from": before[0]}))
             return _record(row)

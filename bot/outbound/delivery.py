@@ -111,14 +111,19 @@ class Outbound:
         those it names are recorded ``failed`` (reason :data:`OVERTAKEN`) and never sent."""
         self.overtaken_checks[prefix] = overtaken
 
-    async def deliver(self, conversation: Conversation, message: OutboundMessage, *, key: str) -> DeliveryRecord:
+    async def deliver(
+        self, conversation: Conversation, message: OutboundMessage, *, key: str, in_transcript: bool = False
+    ) -> DeliveryRecord:
         """Record the message under ``key`` and queue its send; a known key sends nothing new.
+
+        ``in_transcript``: the customer's Rasa conversation already holds the message (see
+        :class:`~bot.outbound.messages.Outgoing`), so it is sent and not appended there again.
 
         Raises :class:`PermanentDeliveryError` (reason ``no_push``) for a channel that
         cannot push, after recording the refusal. If the queue is unreachable the row
         stays pending and the sweep queues it later, so the caller still gets its record.
         """
-        [record] = await self.deliver_many([Outgoing(conversation, message, key)])
+        [record] = await self.deliver_many([Outgoing(conversation, message, key, in_transcript)])
         if record.conversation.channel in NO_PUSH:
             raise PermanentDeliveryError(record.last_error or NO_PUSH[record.conversation.channel])
         return record
@@ -200,6 +205,7 @@ class Outbound:
             replace(record, status="sent", sent_at=sent_at, last_error=None, transcript_status="pending",
                     transcript_attempts=record.transcript_attempts + 1)
             for record in sent
+            if record.transcript_status != "appended"  # Rasa said it itself: nothing to append
         ]
 
     async def _drop_overtaken(self, claimed: list[DeliveryRecord]) -> list[DeliveryRecord]:

@@ -75,11 +75,17 @@ class OutboundMessage:
 
 
 class Outgoing(NamedTuple):
-    """One message to hand to the outbound path, named once by ``key``."""
+    """One message to hand to the outbound path, named once by ``key``.
+
+    ``in_transcript``: the customer's Rasa conversation already holds the message, because the
+    assistant said it through Rasa itself (a hand-back runs its greeting with Rasa's ``execute``,
+    which records it); the path then sends it and appends nothing, so the tracker holds it once.
+    """
 
     conversation: Conversation
     message: OutboundMessage
     key: str
+    in_transcript: bool = False
 
 
 class TransientDeliveryError(Exception):

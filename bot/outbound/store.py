@@ -3,7 +3,8 @@
 One row per idempotency key. A row is written before any job is queued, so a message
 the queue loses (Redis flushed, a worker killed) is still owed here and the sweep
 queues it again. ``next_attempt_at`` says when the row's next piece of work is due:
-its send while ``pending``, its transcript entry once ``sent``. A job that takes a row
+its send while ``pending``, its transcript entry once ``sent`` (a message recorded with
+``transcript_status`` already ``appended`` is one Rasa itself said, and owes no entry). A job that takes a row
 (:meth:`OutboundStore.claim_sends`; :meth:`OutboundStore.mark_sent` for the transcript
 entry of a message it has just sent; :meth:`OutboundStore.claim_transcripts`) counts the
 attempt and moves ``next_attempt_at`` a lease ahead in the same statement, so no other
@@ -20,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, Column, Index, Integer, String, UniqueConstraint, func, or_, select, update
+from sqlalchemy import JSON, CheckConstraint, Column, Index, Integer, String, UniqueConstraint, case, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.sql.elements import ColumnElement
@@ -158,6 +159,7 @@ class OutboundStore:
                 "next_attempt_at": now,
                 "created_at": now,
                 "transcript_attempts": 0,
+                "transcript_status": "appended" if item.in_transcript else None,
             }
             for item in sorted(items, key=lambda item: item.key)  # one lock order for every writer: no deadlock
         ]
@@ -185,10 +187,14 @@ class OutboundStore:
 
     def mark_sent(self, keys: Sequence[str], now: datetime, lease: timedelta) -> None:
         """The customers have them; their transcript entries are now owed to Rasa, and taken by the
-        job that sent them (one attempt counted, held ``lease``), which appends them next."""
+        job that sent them (one attempt counted, held ``lease``), which appends them next. A message
+        recorded as already in its transcript (``Outgoing.in_transcript``) stays ``appended``."""
+        owed = _messages.c.transcript_status.is_distinct_from("appended")
         self._update_many(
-            keys, status="sent", sent_at=now, last_error=None, transcript_status="pending",
-            transcript_attempts=_messages.c.transcript_attempts + 1, next_attempt_at=now + lease,
+            keys, status="sent", sent_at=now, last_error=None,
+            transcript_status=case((owed, "pending"), else_="appended"),
+            transcript_attempts=case((owed, _messages.c.transcript_attempts + 1), else_=_messages.c.transcript_attempts),
+            next_attempt_at=now + lease,
         )
 
     def mark_retry(self, key: str, reason: str, next_attempt_at: datetime) -> DeliveryRecord:

@@ -39,7 +39,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import exists, select
+from sqlalchemy import case, exists, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -48,7 +48,7 @@ from bot.domain_config import SlaConfig
 from bot.errors import InvalidTransition, TicketNotFound
 from bot.lifecycle import OPEN_STATES, STATES
 from bot.models import Ticket, TicketEvent
-from bot.sla.models import CHECKS, ESCALATE, SlaCheckRow
+from bot.sla.models import CHECKS, ESCALATE, STAGES, SlaCheckRow
 from bot.tickets import TicketStore
 
 logger = logging.getLogger(__name__)
@@ -94,6 +94,31 @@ class SlaCheck:
     @property
     def key(self) -> str:
         return check_key(self.ticket_number, self.check)
+
+
+@dataclass(frozen=True)
+class AtRiskTicket:
+    """An open ticket whose current stage deadline has passed (``breached``) or falls within the
+    supervisor escalation window: what the supervisors' view lists."""
+
+    ticket_number: str
+    status: str
+    priority: str
+    category: str
+    stage: str
+    """The first stage the ticket has not reached (see :data:`STAGE_MET`)."""
+    deadline: datetime
+    breached: bool
+
+
+STAGE_COLUMNS: Mapping[str, str] = {
+    "classify": "sla_classify_by", "analyse": "sla_analyse_by", "resolve": "sla_resolve_by", "total": "sla_close_by",
+}
+
+
+def current_stage(status: str) -> str | None:
+    """The first stage a ticket in ``status`` has not reached (None once it has reached them all)."""
+    return next((stage for stage in STAGES if status not in STAGE_MET[stage]), None)
 
 
 @dataclass(frozen=True)
@@ -203,6 +228,32 @@ class SlaWatch:
         )
         with self._sessions() as session:
             return [FlaggedTicket(*row) for row in session.execute(query).all()]
+
+    @property
+    def escalation_window(self) -> timedelta:
+        """``supervisor_escalation_within_h``: how long before its resolve deadline a ticket goes to a supervisor."""
+        return self._escalate_before
+
+    def at_risk(self, now: datetime, within: timedelta | None = None) -> list[AtRiskTicket]:
+        """Open tickets whose current stage deadline has passed or falls within ``within`` of ``now``
+        (by default the escalation window), soonest deadline first (at most a batch).
+
+        A ticket's current stage is the first it has not reached by its status (``new``: classify;
+        acknowledged, escalated, reopened: analyse; in progress: resolve), judged as the watcher
+        judges a breach, so the view and the breaches it records agree."""
+        limit = _aware(now) + (self._escalate_before if within is None else within)
+        stages = {status: stage for status in sorted(OPEN_STATES) if (stage := current_stage(status)) is not None}
+        deadline = case(*((Ticket.status == status, getattr(Ticket, STAGE_COLUMNS[stage])) for status, stage in stages.items()))
+        query = (
+            select(Ticket.number, Ticket.status, Ticket.priority, Ticket.category, deadline)
+            .where(Ticket.status.in_(sorted(stages)), deadline <= limit)
+            .order_by(deadline, Ticket.id)
+            .limit(self._batch)
+        )
+        with self._sessions() as session:
+            rows = session.execute(query).all()
+        return [AtRiskTicket(number, status, priority, category, stages[status], due, due <= now)
+                for number, status, priority, category, due in rows]
 
     def run(self, number: str, check: str, now: datetime) -> SlaCheck:
         """Judge one check if it is due at ``now``; the check as it stands afterwards.

@@ -17,9 +17,10 @@ which records what it was sent.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -30,20 +31,23 @@ import pytest
 import redis
 from aiohttp import web
 from aiohttp.test_utils import TestServer
+from arq.worker import Worker
 from sqlalchemy.orm import sessionmaker
 
 from bot.db import make_engine, make_sessionmaker, migrate
 from bot.domain_config import load_domain_config
 from bot.handoff.store import HandoffRecord, HandoffRequest, HandoffStore
+from bot.outbound.settings import OutboundSettings
 from bot.outbound.store import OutboundStore
 from bot.settings import PROJECT_ROOT
 from bot.tickets import TicketRecord, TicketStore
-from tests.sla.conftest import make_draft
+from tests.sla.conftest import make_draft, until_idle
 from web.app import create_app
 from web.console.accounts import Account, AccountStore
 from web.console.passwords import Passwords
 from web.console.sessions import COOKIE_NAME
 from web.settings import ConsolePolicy, WebSettings
+from worker.main import worker_settings
 
 REDIS_HOST = os.environ.get("REDIS_HOST", "127.0.0.1")
 REDIS_PORT = int(os.environ.get("REDIS_PORT", "6379"))
@@ -269,14 +273,15 @@ class World:
     handoffs: HandoffStore
     outbound: OutboundStore
 
-    def hand_over(self, sender: str = "web:customer-1", priority: str = "P2", **ticket: Any) -> tuple[TicketRecord, HandoffRecord]:
-        """File an escalated ticket for ``sender`` and queue its hand-off, as the assistant does."""
-        draft = make_draft(START, load_domain_config(PROJECT_ROOT / "settings").sla, sender_id=sender,
-                           status="escalated", priority=priority, **ticket)
-        filed = self.tickets.create(draft, START)
-        request = HandoffRequest(ticket_number=filed.number, channel="webchat", sender_id=sender, reasons=REASONS,
+    def hand_over(self, sender: str = "web:customer-1", priority: str = "P2", *, at: datetime = START,
+                  reasons: list[dict[str, Any]] = REASONS, **ticket: Any) -> tuple[TicketRecord, HandoffRecord]:
+        """File an escalated ticket for ``sender`` at ``at`` and queue its hand-off, as the assistant does."""
+        draft = make_draft(at, load_domain_config(PROJECT_ROOT / "settings").sla, sender_id=sender,
+                           status=ticket.pop("status", "escalated"), priority=priority, **ticket)
+        filed = self.tickets.create(draft, at)
+        request = HandoffRequest(ticket_number=filed.number, channel="webchat", sender_id=sender, reasons=reasons,
                                  priority=priority)
-        return filed, self.handoffs.open(request, state="waiting", now=START, wait_estimate_s=300)
+        return filed, self.handoffs.open(request, state="waiting", now=at, wait_estimate_s=300)
 
 
 @pytest.fixture
@@ -294,3 +299,69 @@ async def console(app_env: str, redis_client: Any, accounts: Any, clock: Any, ra
     running = await serve(console_settings(), clock)
     yield running
     await running.close()
+
+
+# --- The console's people as signed-in browsers (alex and bea, agents; sam, a supervisor), and the
+# two calls every hand-off test makes: a CSRF-carrying JSON POST and a JSON GET.
+
+@pytest.fixture
+def second_agent(accounts: AccountStore, clock: Clock) -> Account:
+    return accounts.create("bea", "agent", PASSWORD, now=clock(), display_name="Bea Agent")
+
+
+async def signed_in_browser(server: TestServer, name: str) -> Browser:
+    opened = Browser(f"http://127.0.0.1:{server.port}")
+    status, _, _ = await opened.sign_in(name, PASSWORD)
+    assert status == 303
+    return opened
+
+
+@pytest.fixture
+async def alex(console: TestServer) -> AsyncIterator[Browser]:
+    opened = await signed_in_browser(console, "alex")
+    yield opened
+    await opened.close()
+
+
+@pytest.fixture
+async def bea(console: TestServer, second_agent: Account) -> AsyncIterator[Browser]:
+    opened = await signed_in_browser(console, "bea")
+    yield opened
+    await opened.close()
+
+
+@pytest.fixture
+async def sam(console: TestServer) -> AsyncIterator[Browser]:
+    opened = await signed_in_browser(console, "sam")
+    yield opened
+    await opened.close()
+
+
+async def post(browser: Browser, path: str, body: dict[str, Any] | None = None) -> tuple[int, Any]:
+    token = await browser.api_token()
+    async with browser.request("POST", path, json=body or {}, headers={"X-CSRF-Token": token}) as response:
+        return response.status, await response.json()
+
+
+async def get_json(browser: Browser, path: str) -> tuple[int, Any]:
+    async with browser.request("GET", path) as response:
+        return response.status, await response.json()
+
+
+async def run_worker(database_url: str, clock: Callable[[], datetime] | None = None,
+                     rasa_urls: tuple[str, ...] = ("http://127.0.0.1:9",), rasa_token: str = "unused") -> None:
+    """The worker as the product builds it (its queue on the console tests' Redis database), until its
+    start-up sweeps have run and nothing is due; ``clock`` is the time its sweeps read."""
+    settings = OutboundSettings(redis_host=REDIS_HOST, redis_port=REDIS_PORT, redis_db=REDIS_DB, max_attempts=3,
+                                retry_base_s=0.05, retry_max_s=0.2, send_timeout_s=2.0, sweep_batch=100,
+                                rasa_urls=rasa_urls)
+    kwargs = worker_settings(settings, database_url=database_url, rasa_token=rasa_token, transport_modules=(),
+                             clock=clock)
+    worker = Worker(**kwargs, burst=False, poll_delay=0.01, handle_signals=False)
+    running = asyncio.create_task(worker.main())
+    try:
+        await asyncio.wait_for(until_idle(worker, running), timeout=30)
+    finally:
+        running.cancel()
+        await asyncio.wait({running}, timeout=5)
+        await asyncio.wait_for(worker.close(), timeout=15)

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
@@ -22,56 +21,13 @@ from bot.handoff.desk import NOTE_EVENT, TRANSFER_EVENT
 from bot.handoff.notices import HandoffNotices
 from bot.handoff.service import Handoffs
 from bot.outbound.messages import Conversation, OutboundMessage
-from tests.console.conftest import ORIGIN, PASSWORD, REDIS_HOST, REDIS_PORT, START, Browser, Clock
+from tests.console.conftest import ORIGIN, REDIS_HOST, REDIS_PORT, START, Browser, Clock
 from tests.console.conftest import REASON, RASA_TOKEN, RESUMED_TEXT, RasaCalls, World
+from tests.console.conftest import get_json, post
 from tests.console.routes import console_routes
-from web.console.accounts import Account, AccountStore
+from web.console.accounts import AccountStore
 
 pytestmark = pytest.mark.usefixtures("agent", "supervisor")
-
-
-@pytest.fixture
-def second_agent(accounts: AccountStore, clock: Clock) -> Account:
-    return accounts.create("bea", "agent", PASSWORD, now=clock(), display_name="Bea Agent")
-
-
-async def _signed_in(server: TestServer, name: str) -> Browser:
-    opened = Browser(f"http://127.0.0.1:{server.port}")
-    status, _, _ = await opened.sign_in(name, PASSWORD)
-    assert status == 303
-    return opened
-
-
-@pytest.fixture
-async def alex(console: TestServer) -> AsyncIterator[Browser]:
-    opened = await _signed_in(console, "alex")
-    yield opened
-    await opened.close()
-
-
-@pytest.fixture
-async def bea(console: TestServer, second_agent: Account) -> AsyncIterator[Browser]:
-    opened = await _signed_in(console, "bea")
-    yield opened
-    await opened.close()
-
-
-@pytest.fixture
-async def sam(console: TestServer) -> AsyncIterator[Browser]:
-    opened = await _signed_in(console, "sam")
-    yield opened
-    await opened.close()
-
-
-async def post(browser: Browser, path: str, body: dict[str, Any] | None = None) -> tuple[int, Any]:
-    token = await browser.api_token()
-    async with browser.request("POST", path, json=body or {}, headers={"X-CSRF-Token": token}) as response:
-        return response.status, await response.json()
-
-
-async def get_json(browser: Browser, path: str) -> tuple[int, Any]:
-    async with browser.request("GET", path) as response:
-        return response.status, await response.json()
 
 
 async def test_the_queue_lists_waiting_hand_offs_with_reasons_category_emotion_and_sla(alex: Browser, world: World) -> None:
@@ -82,9 +38,9 @@ async def test_the_queue_lists_waiting_hand_offs_with_reasons_category_emotion_a
         "id": handoff.id, "ticket_number": ticket.number, "channel": "webchat", "state": "waiting", "priority": "P2",
         "agent": None, "created_at": START.isoformat(), "claimed_at": None,
         "reasons": [REASON],
-        "category": "delivery", "emotion": 0.0, "emotion_trend": "steady",
+        "category": "delivery", "emotion": 0.0, "emotion_trend": "steady", "queue": "agents",
         "sla_left_min": int((ticket.sla_resolve_by - START).total_seconds() // 60),
-    }]}
+    }], "mine": []}
     status, _, page = await alex.page("/console/")
     assert status == 200 and f'href="/console/handoffs/{handoff.id}"' in page and ticket.number in page
 
@@ -209,14 +165,17 @@ async def test_customer_text_is_inert_on_the_conversation_page(alex: Browser, wo
     assert page.count("<script") == 1 and '<script src="/console/console.js"></script>' in page
 
 
-async def test_every_new_write_needs_the_csrf_token(console: TestServer, alex: Browser, world: World) -> None:
+async def test_every_new_write_needs_the_csrf_token(console: TestServer, alex: Browser, sam: Browser, world: World) -> None:
     _, handoff = world.hand_over()
     writes = [r for r in console_routes(console.app) if r.method == "POST" and "/handoffs/" in r.path]
-    assert {r.path.rsplit("/", 1)[-1] for r in writes} == {"claim", "messages", "notes", "hand-back", "resolve", "transfer"}
+    assert {r.path.rsplit("/", 1)[-1] for r in writes} == {
+        "claim", "messages", "notes", "hand-back", "resolve", "transfer", "status", "callback", "assign"}
     for route in writes:
         for headers in ({}, {"X-CSRF-Token": "forged"}):
             path = route.path.replace("{handoff_id}", str(handoff.id))
-            async with alex.request("POST", path, json={"text": "hi"}, headers=headers) as response:
+            writer = sam if route.role == "supervisor" else alex
+            async with writer.request("POST", path, json={"text": "hi", "to": "bea", "slot": START.isoformat()},
+                                      headers=headers) as response:
                 assert (response.status, await response.json()) == (403, {"error": "bad_csrf_token"}), route
     stored = world.handoffs.get(handoff.id)
     assert (stored.state, stored.agent) == ("waiting", None)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -43,6 +43,15 @@ SUNDAY_NOON = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
 def shipped(name: str) -> dict[str, Any]:
     """A policy file of settings/ as data."""
     return yaml.safe_load((ROOT / "settings" / name).read_text(encoding="utf-8"))
+
+
+def changed_file(tmp_path: Path, name: str, change: Callable[[dict[str, Any]], object]) -> Path:
+    """A copy of the shipped settings file ``name`` in ``tmp_path`` with ``change`` made to its data."""
+    data = shipped(name)
+    change(data)
+    path = tmp_path / name
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    return path
 
 
 def make_policy(**overrides: Any) -> HandoffPolicy:

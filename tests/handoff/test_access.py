@@ -15,17 +15,21 @@ WAITING = HandoffRecord(id=1, ticket_number="CX-AAAAAA", channel="webchat", send
                         claimed_at=None, ended_at=None)
 
 
-@pytest.mark.parametrize(("state", "agent", "alex", "bea", "supervisor"), [
-    ("waiting", None, True, True, True),
-    ("claimed", "agent:alex", True, False, True),
-    ("deferred", None, False, False, True),
-    ("returned", "agent:alex", False, False, True),
-    ("closed", "agent:alex", False, False, True),
+@pytest.mark.parametrize(("state", "agent", "queue", "alex", "bea", "supervisor"), [
+    ("waiting", None, "agents", True, True, True),
+    ("waiting", None, "supervisors", False, False, True),
+    ("claimed", "agent:alex", "agents", True, False, True),
+    ("claimed", "agent:alex", "supervisors", True, False, True),
+    ("deferred", None, "agents", False, False, True),
+    ("returned", "agent:alex", "agents", False, False, True),
+    ("closed", "agent:alex", "agents", False, False, True),
 ])
-def test_agents_read_waiting_or_their_own_and_supervisors_read_all(
-    state: str, agent: str | None, alex: bool, bea: bool, supervisor: bool,
+def test_agents_read_waiting_in_their_queue_or_their_own_and_supervisors_read_all(
+    state: str, agent: str | None, queue: str, alex: bool, bea: bool, supervisor: bool,
 ) -> None:
-    record = replace(WAITING, state=state, agent=agent)
+    """A conversation nobody claimed in time waits in the supervisors' queue: no agent reads it there;
+    one a supervisor then gave to alex is alex's."""
+    record = replace(WAITING, state=state, agent=agent, queue=queue)
     assert may_read(record, name="alex", supervisor=False) is alex
     assert may_read(record, name="bea", supervisor=False) is bea
     assert may_read(record, name="sam", supervisor=True) is supervisor

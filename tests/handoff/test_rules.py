@@ -13,7 +13,7 @@ from bot.domain_config import load_domain_config
 from bot.handoff.policy import Facts, HandoffPolicy, HandoffPolicyError, Trigger, most_urgent, parse_handoff_policy
 from bot.handoff.signals import conversation_facts
 from bot.triage import score_emotion
-from tests.handoff.conftest import MONDAY_NOON, ROOT, shipped
+from tests.handoff.conftest import MONDAY_NOON, ROOT, changed_file, shipped
 
 TRIAGE = load_domain_config(ROOT / "settings").triage
 
@@ -171,10 +171,7 @@ def test_every_response_the_rules_say_exists_in_the_domain(policy: HandoffPolicy
     ],
 )
 def test_a_bad_policy_stops_start_up_naming_the_key(tmp_path: Path, change, message: str) -> None:  # noqa: ANN001
-    data = shipped("handoff.yml")
-    change(data)
-    path = tmp_path / "handoff.yml"
-    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    path = changed_file(tmp_path, "handoff.yml", change)
     with pytest.raises(HandoffPolicyError) as raised:
         parse_handoff_policy(path)
     assert str(path) in str(raised.value) and message in str(raised.value)

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import threading
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy.engine import Engine
 
 from bot.db import make_sessionmaker
 from bot.domain_config import SlaConfig
-from bot.handoff.store import HandoffRecord, HandoffRequest, HandoffStore, HandoffTaken
+from bot.handoff.store import TO_SUPERVISORS_EVENT, HandoffRecord, HandoffRequest, HandoffStore, HandoffTaken
 from bot.tickets import TicketStore
 from tests.handoff.conftest import MONDAY_NOON, file_ticket
 
@@ -130,3 +130,82 @@ def test_concurrent_appends_lose_no_line(tickets: TicketStore, sla: SlaConfig) -
     for thread in threads:
         thread.join()
     assert sorted(line["text"] for line in tickets.get(ticket.number).transcript) == sorted(line["text"] for line in lines)
+
+
+def _waiting_with_tickets(tickets: TicketStore, sla: SlaConfig, store: HandoffStore, count: int, at: datetime,
+                          prefix: str) -> list[HandoffRecord]:
+    """``count`` filed tickets, each with a hand-off waiting since ``at``."""
+    opened = []
+    for n in range(count):
+        ticket = file_ticket(tickets, sla, at, sender_id=f"web:{prefix}-{n}")
+        opened.append(store.open(request(ticket.number, sender=f"web:{prefix}-{n}"), state="waiting", now=at))
+    return opened
+
+
+def test_unclaimed_hand_offs_move_to_the_supervisors_once_however_many_sweeps_run(
+    engine: Engine, tickets: TicketStore, sla: SlaConfig,
+) -> None:
+    store = HandoffStore(make_sessionmaker(engine))
+    old = _waiting_with_tickets(tickets, sla, store, 6, MONDAY_NOON - timedelta(minutes=11), "old")
+    fresh = _waiting_with_tickets(tickets, sla, store, 2, MONDAY_NOON - timedelta(minutes=9), "fresh")
+    start = threading.Barrier(3)
+    moved: list[list[int]] = []
+
+    def sweep() -> None:
+        sweeper = HandoffStore(make_sessionmaker(engine))
+        start.wait()
+        moved.append([record.id for record in sweeper.move_unclaimed(
+            waited_since=MONDAY_NOON - timedelta(minutes=10), now=MONDAY_NOON)])
+
+    threads = [threading.Thread(target=sweep) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(i for ids in moved for i in ids) == [record.id for record in old]
+    for record in old:
+        stored = store.get(record.id)
+        assert (stored.state, stored.queue, stored.to_supervisors_at, stored.agent) == (
+            "waiting", "supervisors", MONDAY_NOON, None)
+        events = [e.detail for e in tickets.events(record.ticket_number) if e.kind == TO_SUPERVISORS_EVENT]
+        assert events == [{"handoff_id": record.id, "waited_s": 660, "actor": "system"}]
+    for record in fresh:
+        assert (store.get(record.id).queue, store.get(record.id).to_supervisors_at) == ("agents", None)
+    assert store.queue(("agents",)) == [store.get(record.id) for record in fresh]
+    assert store.move_unclaimed(waited_since=MONDAY_NOON - timedelta(minutes=10), now=MONDAY_NOON) == []
+
+
+def test_an_agent_claiming_as_the_sweep_moves_it_either_claims_it_or_finds_it_gone(
+    engine: Engine, tickets: TicketStore, sla: SlaConfig,
+) -> None:
+    store = HandoffStore(make_sessionmaker(engine))
+    for trial in range(10):
+        [record] = _waiting_with_tickets(tickets, sla, store, 1, MONDAY_NOON - timedelta(minutes=11), f"race-{trial}")
+        start = threading.Barrier(2)
+        outcomes: dict[str, object] = {}
+
+        def claim() -> None:
+            start.wait()
+            try:
+                outcomes["claim"] = store.claim(record.id, agent="agent:Priya", now=MONDAY_NOON, queues=("agents",))
+            except HandoffTaken as refused:
+                outcomes["claim"] = refused
+
+        def sweep() -> None:
+            start.wait()
+            outcomes["sweep"] = [r.id for r in store.move_unclaimed(waited_since=MONDAY_NOON - timedelta(minutes=10),
+                                                                    now=MONDAY_NOON)]
+
+        threads = [threading.Thread(target=claim), threading.Thread(target=sweep)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        stored = store.get(record.id)
+        events = [e for e in tickets.events(record.ticket_number) if e.kind == TO_SUPERVISORS_EVENT]
+        if isinstance(outcomes["claim"], HandoffTaken):
+            assert (stored.state, stored.queue, outcomes["sweep"], len(events)) == ("waiting", "supervisors", [record.id], 1)
+            assert str(outcomes["claim"]) == f"hand-off {record.id} is waiting, not waiting in the agents queue"
+        else:
+            assert (stored.state, stored.agent, stored.queue, outcomes["sweep"], events) == (
+                "claimed", "agent:Priya", "agents", [], [])

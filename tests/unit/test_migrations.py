@@ -24,7 +24,7 @@ from bot import db as db_module
 from bot.db import make_engine, make_sessionmaker, migrate, write_session
 from bot.models import metadata
 
-HEAD = "0011_followup_batches"
+HEAD = "0012_handoff_queues"
 
 
 def _migrate(url: str) -> None:

@@ -18,26 +18,24 @@ import pytest
 import redis.asyncio as aioredis
 from aiohttp import web
 from PIL import Image
-from playwright.async_api import Browser, BrowserContext, Page, async_playwright
+from playwright.async_api import Browser, BrowserContext, Page
 
 from bot.outbound import Conversation, OutboundMessage
 from bot.outbound.webchat import WebChatMailbox, WebChatTransport
 from bot.tickets import TicketStore
+from tests.chromium import headless_chromium
 from tests.web.complaint import REFUNDS, tell_complaint
 from tests.web.conftest import ARTIFACTS, REDIS_DB, REDIS_HOST, REDIS_PORT, WEB_PORTS, WebApp, kept_evidence, session_id_of
 from tests.web.test_api import say
 from tests.web.test_full_complaint import EXPECTED_CHANNEL
 
-CHROMIUM = "/usr/bin/chromium"
 BOT_ITEMS = "#log li[data-from='bot'], #log li[data-from='agent']"
 
 
 @pytest.fixture
 async def browser() -> AsyncIterator[Browser]:
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=CHROMIUM, headless=True)
-        yield browser
-        await browser.close()
+    async with headless_chromium() as opened:
+        yield opened
 
 
 async def open_chat(browser: Browser, app: WebApp, **options: Any) -> tuple[BrowserContext, Page]:

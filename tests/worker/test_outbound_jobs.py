@@ -76,6 +76,23 @@ async def test_the_sent_message_is_appended_to_the_rasa_conversation_without_sid
     ]
 
 
+async def test_a_message_already_in_the_transcript_is_sent_and_not_appended_again(
+    outbound: Outbound, transports: dict[str, RecordingTransport], rasa: RasaStandIn, run_worker: RunWorker
+) -> None:
+    """What the assistant said through Rasa itself (a hand-back's greeting, recorded by ``execute``)."""
+    greeting = OutboundMessage("Is there anything else I can help you with?")
+    recorded = await outbound.deliver(WEB, greeting, key="handoff:7:resume:0", in_transcript=True)
+    assert (recorded.status, recorded.transcript_status) == ("pending", "appended")
+    await outbound.deliver(WEB, AGENT_REPLY, key="reply:CX-3:1")
+    await run_worker()
+
+    assert [s.key for s in sorted(transports["webchat"].sends, key=lambda s: s.key)] == ["handoff:7:resume:0", "reply:CX-3:1"]
+    sent = outbound.store.get("handoff:7:resume:0")
+    assert (sent.status, sent.transcript_status, sent.transcript_attempts) == ("sent", "appended", 0)
+    assert [post["json"]["text"] for post in rasa.posts] == ["We have refunded the kettle."]
+    assert outbound.store.unfinished(10) == []
+
+
 async def test_a_message_that_opens_a_question_sets_its_slots_with_the_transcript_entry(
     outbound: Outbound, transports: dict[str, RecordingTransport], rasa: RasaStandIn, run_worker: RunWorker
 ) -> None:

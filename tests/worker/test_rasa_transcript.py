@@ -25,13 +25,12 @@ from bot.db import make_engine, migrate
 from bot.outbound import Button, Conversation, OutboundMessage, registry
 from bot.outbound.delivery import Outbound
 from bot.outbound.settings import OutboundSettings
-from scripts.stack import Stack, stack_environment
-from scripts.train_model import model_path
+from scripts.stack import Stack
 from tests.outbound.support import REDIS_HOST, REDIS_PORT, RecordingTransport
+from tests.rasa_alone import LOCK_DB, rasa_alone
 from worker.main import worker_settings
 
 OFFSET = int(os.environ.get("E2E_PORT_OFFSET", "0"))
-TRACKER_DB, LOCK_DB = (int(db) for db in os.environ.get("E2E_REDIS_DBS", "13,14").split(","))
 
 
 RASA_PORT = 15065 + OFFSET
@@ -48,26 +47,11 @@ def _drop_queue() -> None:
 @pytest.fixture(scope="module")
 def rasa_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     """One Rasa server (no action server: appending events runs no action)."""
-    model = Path(os.environ["E2E_MODEL"]) if os.environ.get("E2E_MODEL") else model_path()
-    assert model.exists(), f"no trained model at {model}: run 'make setup' first"
-    env = stack_environment(
-        {
-            "RASA_PORT": str(RASA_PORT),
-            "RASA_PROCESSES": "1",
-            "ACTION_PORT": str(RASA_PORT + 1),
-            "REDIS_TRACKER_DB": str(TRACKER_DB),
-            "REDIS_LOCK_DB": str(LOCK_DB),
-            "RASA_AUTH_TOKEN": secrets.token_urlsafe(24),
-            "ACTION_TOKEN": secrets.token_urlsafe(24),
-        }
-    )
     _drop_queue()
-    stack = Stack(env=env, log_dir=Path(tmp_path_factory.mktemp("logs")), with_actions=False)
     try:
-        stack.start(model)
-        yield stack
+        with rasa_alone(RASA_PORT, Path(tmp_path_factory.mktemp("logs"))) as stack:
+            yield stack
     finally:
-        stack.stop()
         _drop_queue()
 
 

@@ -23,6 +23,6 @@ def bad_request(error: str, message: str) -> web.HTTPBadRequest:
     return web.HTTPBadRequest(text=json.dumps({"error": error, "message": message}), content_type="application/json")
 
 
-def json_error(status: type[web.HTTPException], error: str, **details: Any) -> web.HTTPException:
+def json_error(status: type[web.HTTPException], error: str, /, **details: Any) -> web.HTTPException:
     """An error answer of the console API: ``{"error": ..., **details}`` with ``status``."""
     return status(text=json.dumps({"error": error, **details}), content_type="application/json")

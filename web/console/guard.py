@@ -23,7 +23,7 @@ from aiohttp_session import Session
 
 from web import keys
 from web.console.accounts import Account
-from web.console.sessions import ACCOUNT, CSRF
+from web.console.sessions import ACCOUNT, CSRF, PRESENCE
 
 PREFIX = "/console"
 API_PREFIX = f"{PREFIX}/api/"
@@ -80,6 +80,8 @@ def _guarded(handler: Handler, role: str) -> Handler:
             if role == "supervisor" and not account.is_supervisor:
                 raise _refused(request, "forbidden")
             sessions.touch(session)
+            if PRESENCE in session:
+                await request.config_dict[keys.PRESENCE].session_seen(account.id, session[PRESENCE], sessions.live_until(session))
         if request.method not in SAFE_METHODS and not await _csrf_matches(request, session):
             raise _refused(request, "bad_csrf_token")
         request[ACCOUNT_KEY] = account

@@ -19,13 +19,14 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timezone
 
 import redis.asyncio as aioredis
 from aiohttp import web
 from aiohttp_session import Session
 from aiohttp_session.redis_storage import RedisStorage
 
+from web.console.presence import new_presence_id
 from web.settings import ConsoleSettings
 
 COOKIE_NAME = "console_session"
@@ -35,6 +36,8 @@ CSRF = "csrf"
 ACCOUNT = "account"
 SIGNED_IN_AT = "signed_in_at"
 SEEN_AT = "seen_at"
+PRESENCE = "presence"
+"""A random id naming the session in the presence set (:mod:`web.console.presence`), never its key."""
 
 
 def new_token() -> str:
@@ -79,13 +82,20 @@ class ConsoleSessions:
         await self._forget(await self.load(request))
         session = await self.storage.new_session()
         now = self._clock().timestamp()
-        session.update({ACCOUNT: account_id, CSRF: new_token(), SIGNED_IN_AT: now, SEEN_AT: now})
+        session.update({ACCOUNT: account_id, CSRF: new_token(), SIGNED_IN_AT: now, SEEN_AT: now,
+                        PRESENCE: new_presence_id()})
         request[REQUEST_KEY] = session
         return session
 
     def touch(self, session: Session) -> None:
         """Mark activity, so the idle lifetime runs from now (saved with the response)."""
         session[SEEN_AT] = self._clock().timestamp()
+
+    def live_until(self, session: Session) -> datetime:
+        """When a signed-in session ends if nothing more happens: idle, or its total lifetime, whichever first."""
+        ends = min(float(session.get(SEEN_AT, 0)) + self._settings.session_idle_s,
+                   float(session.get(SIGNED_IN_AT, 0)) + self._settings.session_max_s)
+        return datetime.fromtimestamp(ends, tz=timezone.utc)
 
     async def end(self, request: web.Request, response: web.StreamResponse) -> None:
         """Sign out: the data goes from Redis and the browser is told to drop the cookie."""

@@ -20,11 +20,11 @@ from web import keys
 from web.console.accounts import AccountError
 from web.console.bodies import bad_request, json_object
 from web.console.guard import ACCOUNT_KEY, PREFIX, SIGN_IN_PATH, public, require_agent, require_supervisor, signed_in
-from web.console.handoffs import queue_entries, readable
+from web.console.handoffs import queue_and_mine, readable
 from web.console.lockout import client_address
 from web.console.pages import SCRIPT, STYLESHEET
 from web.console.passwords import PasswordRejected
-from web.console.sessions import CSRF, REQUEST_KEY
+from web.console.sessions import CSRF, PRESENCE, REQUEST_KEY
 from web.settings import JSON_BODY_MAX_BYTES
 
 logger = logging.getLogger(__name__)
@@ -63,7 +63,8 @@ async def sign_in(request: web.Request) -> web.StreamResponse:
         session = await app[keys.CONSOLE_SESSIONS].anonymous(request)
         return app[keys.PAGES].render("sign_in.html", status=401, csrf_token=session[CSRF], failed=True)
     await lockout.succeeded(name)
-    await app[keys.CONSOLE_SESSIONS].rotate(request, account.id)
+    session = await app[keys.CONSOLE_SESSIONS].rotate(request, account.id)
+    await app[keys.PRESENCE].session_seen(account.id, session[PRESENCE], app[keys.CONSOLE_SESSIONS].live_until(session))
     logger.info("console sign-in", extra={"account_id": account.id, "role": account.role})
     raise web.HTTPSeeOther(HOME_PATH)
 
@@ -72,6 +73,9 @@ async def sign_in(request: web.Request) -> web.StreamResponse:
 @require_agent
 async def sign_out(request: web.Request) -> web.StreamResponse:
     response = web.HTTPSeeOther(SIGN_IN_PATH)
+    presence_id = request[REQUEST_KEY].get(PRESENCE)
+    if presence_id is not None:
+        await request.config_dict[keys.PRESENCE].session_ended(signed_in(request).id, presence_id)
     await request.config_dict[keys.CONSOLE_SESSIONS].end(request, response)
     logger.info("console sign-out", extra={"account_id": signed_in(request).id})
     raise response
@@ -80,11 +84,11 @@ async def sign_out(request: web.Request) -> web.StreamResponse:
 @routes.get(f"{PREFIX}/")
 @require_agent
 async def queue_page(request: web.Request) -> web.StreamResponse:
-    """The hand-off queue as SQL has it now; the page's script keeps it live over ``/console/ws``."""
-    records = await asyncio.to_thread(request.config_dict[keys.HANDOFF_DESK].store.queue)
+    """The hand-off queue the account works from, and the conversations it holds, as SQL has them now;
+    the page's script keeps both live over ``/console/ws``."""
+    waiting, mine = await queue_and_mine(request)
     return request.config_dict[keys.PAGES].render(
-        "queue.html", account=signed_in(request), csrf_token=request[REQUEST_KEY][CSRF],
-        handoffs=await queue_entries(request, records),
+        "queue.html", account=signed_in(request), csrf_token=request[REQUEST_KEY][CSRF], handoffs=waiting, mine=mine,
     )
 
 
@@ -149,14 +153,17 @@ async def create_account(request: web.Request) -> web.Response:
 async def socket(request: web.Request) -> web.WebSocketResponse:
     """The console's live channel: it greets the account, then forwards every queue notice and the
     messages of each conversation the page asks to ``{"type": "watch", "handoff_id": N}`` (when the
-    access rule lets the account read it; otherwise it answers ``not_found``)."""
+    access rule lets the account read it; otherwise it answers ``not_found``). While it is open the
+    account counts as online in the supervisors' view (:mod:`web.console.presence`)."""
     if request.headers.get("Origin", "").rstrip("/") not in request.config_dict[keys.SETTINGS].allowed_origins:
         raise web.HTTPForbidden(text=json.dumps({"error": "origin_not_allowed"}), content_type="application/json")
     ws = web.WebSocketResponse(heartbeat=30, max_msg_size=JSON_BODY_MAX_BYTES)
     await request.config_dict[keys.CONSOLE_SESSIONS].save(request, ws)
     await ws.prepare(request)
-    hub = request.config_dict[keys.CONSOLE_HUB]
+    hub, presence = request.config_dict[keys.CONSOLE_HUB], request.config_dict[keys.PRESENCE]
     hub.add(ws)
+    present = await presence.socket_opened(signed_in(request).id)
+    renewing = asyncio.create_task(presence.keep_socket(present))
     try:
         await ws.send_json({"type": "hello", "account": signed_in(request).public()})
         async for message in ws:
@@ -166,6 +173,8 @@ async def socket(request: web.Request) -> web.WebSocketResponse:
                 await _watch(request, ws, message.data)
     finally:
         hub.remove(ws)
+        renewing.cancel()
+        await presence.socket_closed(present)
     return ws
 
 
