@@ -232,13 +232,15 @@ async def talk(customer: CustomerPage, console: ConsolePage, exchange: list[tupl
     the customer's page showed before, grows with it and is checked whole after each agent message."""
     for who, words in exchange:
         if who == "customer":
-            assert await customer.say(words) == [("customer", None, words)]  # the assistant stays silent
+            added = await customer.say(words)
+            assert added == [("customer", None, words)], added  # the assistant stays silent
             await console.wait_line("customer", words)
             shown.append(("customer", None, words))
         else:
             await console.reply(words)
             shown.append(("agent", agent.display_name, words))
-            assert await customer.wait_for_items(len(shown)) == shown
+            now_shown = await customer.wait_for_items(len(shown))
+            assert now_shown == shown, now_shown
 
 
 async def customer_and_agent(browser: Browser, base: str, agent: Person) -> tuple[CustomerPage, str, ConsolePage]:
