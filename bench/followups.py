@@ -1,7 +1,13 @@
 """The follow-up queue under load: N follow-ups due within a window, through 1, 2 and 4 workers.
 
 Usage: ``nice -n 10 .venv/bin/python bench/followups.py [--count 100000] [--window 60]
-[--workers 1,2,4] [--lead 45] [--batch 500] [--window-width 1]``
+[--workers 1,2,4] [--lead 45] [--batch 250] [--window-width 0.5]``
+
+The defaults are the issue's wording: "schedule 100,000 follow-ups due within one minute",
+which is 1,667 due follow-ups a second. Its target, lateness p99 < 2 s, is stated at 1,000
+due a second: ``--window 100`` spreads the 100,000 at that rate (as does ``--count 60000
+--window 60``). The due rate each run achieved is printed, read back from the due times
+written to SQL, and the verdict is judged at that rate.
 
 For each worker count, on a fresh PostgreSQL schema (``TEST_POSTGRES_URL``, default the
 local ``test`` database) and an emptied Redis database (``REDIS_HOST``/``REDIS_PORT``,
@@ -151,6 +157,7 @@ class Result:
     workers: int
     count: int
     due_per_s: float
+    """Achieved: the follow-ups written over the span of their due times, as read back from SQL."""
     sent: int
     schedule_s: float
     sweep_s: float
@@ -169,7 +176,7 @@ class Result:
         """Against issue 13's target: p99 < 2 s at 1,000 due/s or more, every follow-up sent, none twice."""
         if self.sent < self.count or self.duplicates:
             return "MISSED (not all sent once)"
-        if self.due_per_s < TARGET_DUE_PER_S:
+        if self.due_per_s < TARGET_DUE_PER_S * 0.995:  # due times are stored to the microsecond
             return f"n/a (only {self.due_per_s:.0f} due/s)"
         return "met" if self.p99_s < TARGET_P99_S else "MISSED"
 
@@ -256,6 +263,12 @@ def due_times(url: str) -> dict[str, float]:
     return {f"{key}:survey": due.timestamp() for key, due in rows}
 
 
+def due_rate(due: dict[str, float]) -> float:
+    """Follow-ups falling due per second: the count over the span from the first due time to the last."""
+    span = max(due.values()) - min(due.values()) if due else 0.0
+    return (len(due) - 1) / span if span > 0 else float("inf")
+
+
 def run(workers: int, args: argparse.Namespace, tmp: Path) -> Result:
     url, schema = schema_url()
     queue = redis.Redis(host=REDIS_HOST, port=REDIS_PORT, db=REDIS_DB)
@@ -309,7 +322,7 @@ def run(workers: int, args: argparse.Namespace, tmp: Path) -> Result:
     lateness = [at - due[key] for key, at in first.items()]
     span = max(first.values()) - min(due.values()) if first else float("nan")
     return Result(
-        workers=workers, count=args.count, due_per_s=args.count / args.window, sent=len(first), schedule_s=schedule_s, sweep_s=sweep_s,
+        workers=workers, count=args.count, due_per_s=due_rate(due), sent=len(first), schedule_s=schedule_s, sweep_s=sweep_s,
         sweep_late_s=sweep_late_s, jobs_per_s=len(first) / span if first else 0.0,
         p50_s=statistics.median(lateness) if lateness else float("nan"),
         p99_s=percentile(lateness, 0.99) if lateness else float("nan"),
@@ -323,7 +336,9 @@ def run(workers: int, args: argparse.Namespace, tmp: Path) -> Result:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=100_000)
-    parser.add_argument("--window", type=float, default=60.0, help="seconds over which the follow-ups fall due")
+    parser.add_argument("--window", type=float, default=60.0,
+                        help="seconds over which the follow-ups fall due: 60 is the issue's 'within one minute' "
+                             "(1,667/s for 100,000); 100 gives its target rate, 1,000/s")
     parser.add_argument("--lead", type=float, default=45.0, help="seconds from the insert to the first due time (covers the sweep)")
     parser.add_argument("--workers", default="1,2,4")
     parser.add_argument("--poll-delay", type=float, default=0.05)
@@ -338,7 +353,8 @@ def main(argv: list[str] | None = None) -> int:
     os.nice(10)
     tmp = ROOT / "var" / "bench-followups"
     tmp.mkdir(parents=True, exist_ok=True)
-    print(f"{args.count} follow-ups due over {args.window:g} s ({args.count / args.window:.0f} due/s); "
+    print(f"{args.count} follow-ups due over {args.window:g} s ({args.count / args.window:,.0f} due/s requested; "
+          f"the target's {TARGET_DUE_PER_S:,} due/s would be --window {args.count / TARGET_DUE_PER_S:g}); "
           f"windows of {args.window_width:g} s, batches of {args.batch}; "
           f"poll {args.poll_delay} s, {args.max_jobs} jobs per worker", flush=True)
     print(f"target (issue 13): lateness p99 < {TARGET_P99_S:g} s at {TARGET_DUE_PER_S:,} due/s or more, duplicates 0",
@@ -349,13 +365,14 @@ def main(argv: list[str] | None = None) -> int:
         result = run(workers, args, tmp)
         results.append(result)
         print(
-            f"  sent {result.sent}/{result.count}, {result.jobs_per_s:.0f} follow-ups/s, lateness p50 "
+            f"  due rate achieved {result.due_per_s:,.0f}/s; "
+            f"sent {result.sent}/{result.count}, {result.jobs_per_s:.0f} follow-ups/s, lateness p50 "
             f"{result.p50_s:.3f} s p99 {result.p99_s:.3f} s max {result.max_s:.3f} s, duplicates {result.duplicates}"
             f", worker CPU {result.worker_cpu_ms:.2f} ms per follow-up (sweep {result.sweep_s:.1f} s, {'finished before' if not result.sweep_late_s else f'{result.sweep_late_s:.1f} s after'} the first due time)"
             f"; load average {result.load[0]:.1f} → {result.load[1]:.1f}; target: {result.verdict}",
             flush=True,
         )
-    print("\n| workers | due/s | sent | follow-ups/s | lateness p50 | p99 | max | duplicates | worker CPU per follow-up "
+    print("\n| workers | due/s achieved | sent | follow-ups/s | lateness p50 | p99 | max | duplicates | worker CPU per follow-up "
           f"| load average | target: p99 < {TARGET_P99_S:g} s at ≥ {TARGET_DUE_PER_S:,} due/s, 0 duplicates |")
     print("|---|---|---|---|---|---|---|---|---|---|---|")
     for r in results:

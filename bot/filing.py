@@ -13,6 +13,7 @@ from typing import Any
 
 from bot.domain_config import DomainConfig
 from bot.tickets import TicketDraft
+from bot.time_zones import phone_time_zone
 from bot.transcript import intake_messages, transcript
 from bot.triage import assess, categorize, conversation_emotion, score_emotion, sla_deadlines
 
@@ -63,7 +64,8 @@ def build_draft(
     customer_timezone: str | None = None,
 ) -> TicketDraft:
     """Everything a new ticket records, from the intake's slots and event log, and the
-    time zone the customer's channel reported (None: it reported none)."""
+    customer's time zone: the one their channel reported, else the one their phone number
+    lies in (:func:`bot.time_zones.phone_time_zone`), else None (the defaults apply)."""
     events = list(events)
     words = intake_messages(events)
     narrative = "\n".join(words)
@@ -105,8 +107,13 @@ def build_draft(
         sla_resolve_by=deadlines.resolve_by,
         sla_close_by=deadlines.close_by,
         transcript=_with_emotion(transcript(events), config),
-        customer_timezone=customer_timezone,
+        customer_timezone=customer_timezone or _phone_zone(slots),
     )
+
+
+def _phone_zone(slots: Mapping[str, Any]) -> str | None:
+    """The time zone of the phone number given as the contact, if it lies in exactly one."""
+    return phone_time_zone(_text(slots, "contact")) if _text(slots, "contact_kind") == "phone" else None
 
 
 def _with_emotion(lines: list[dict[str, Any]], config: DomainConfig) -> list[dict[str, Any]]:

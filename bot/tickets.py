@@ -49,8 +49,9 @@ class TicketDraft:
 
     Datetimes must be timezone-aware. Optional 5W1H details are None when never
     given; ``unknown``/``none`` answers are kept as the customer gave them.
-    ``customer_timezone`` is the IANA zone the customer's channel reported (None: the
-    channel sent none); the satisfaction survey keeps to quiet hours in it.
+    ``customer_timezone`` is the IANA zone the customer's channel reported, else the one
+    their phone number lies in (None: neither told; the defaults apply); the satisfaction
+    survey keeps to quiet hours in it.
     """
 
     channel: str
@@ -168,8 +169,19 @@ class TicketStore:
         self._repeat_window = repeat_window
         self._followups = followups
 
-    def create(self, draft: TicketDraft, now: datetime, *, number: str | None = None) -> TicketRecord:
+    def create(
+        self,
+        draft: TicketDraft,
+        now: datetime,
+        *,
+        number: str | None = None,
+        within: Callable[[orm.Session, Ticket], object] | None = None,
+    ) -> TicketRecord:
         """File ``draft`` at time ``now`` under a new unique number, or under ``number`` if given.
+
+        ``within`` is called with the new ticket's row inside the filing's transaction, for
+        records that must exist exactly when the ticket does (its SLA checks): one commit
+        instead of two, and no ticket without them.
 
         A pre-assigned number (from the spool) is kept unless another ticket holds it;
         filing the same draft at the same ``now`` twice returns the first ticket, so a
@@ -191,7 +203,7 @@ class TicketStore:
             nonlocal candidate
             for _ in range(NUMBER_DRAWS):
                 try:
-                    return self._insert(draft, now, candidate, requested)
+                    return self._insert(draft, now, candidate, requested, within)
                 except sa_exc.IntegrityError as error:
                     if not _is_number_clash(error):
                         raise
@@ -354,7 +366,14 @@ class TicketStore:
 
         return self._retrying("search", query)
 
-    def _insert(self, draft: TicketDraft, now: datetime, number: str, requested: str | None) -> TicketRecord:
+    def _insert(
+        self,
+        draft: TicketDraft,
+        now: datetime,
+        number: str,
+        requested: str | None,
+        within: Callable[[orm.Session, Ticket], object] | None,
+    ) -> TicketRecord:
         detail: dict[str, Any] = {"status": draft.status}
         if requested is not None and requested != number:
             detail["requested_number"] = requested
@@ -369,6 +388,8 @@ class TicketStore:
             session.flush()
             session.add(TicketEvent(ticket_id=ticket.id, kind="created", at=now, detail=detail))
             session.flush()
+            if within is not None:
+                within(session, ticket)
             record = _record(ticket)
         logger.info(
             "ticket created",

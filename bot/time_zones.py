@@ -2,9 +2,12 @@
 
 The web chat sends the browser's zone (``Intl.DateTimeFormat().resolvedOptions().timeZone``)
 with every message, in the message metadata under :data:`METADATA_KEY`; Telegram reports
-none, and the configured defaults apply (settings/callbacks.yml, settings/followup.yml).
-A name is believed only if this machine's tz database knows it, so a made-up or
-malformed value can never reach a ``ZoneInfo`` call that would fail later.
+none. A channel that reports none can still be placed by the phone number the customer
+gave (:func:`phone_time_zone`), when its prefix lies in a single zone; otherwise the
+configured defaults apply (settings/callbacks.yml, settings/followup.yml). A zone the
+channel reported always wins: the browser knows where the customer is now, a number only
+where it was issued. A name is believed only if this machine's tz database knows it, so
+a made-up or malformed value can never reach a ``ZoneInfo`` call that would fail later.
 """
 
 from __future__ import annotations
@@ -13,6 +16,9 @@ import zoneinfo
 from collections.abc import Iterable, Mapping
 from functools import lru_cache
 from typing import Any
+
+import phonenumbers
+from phonenumbers import timezone as phone_zones
 
 METADATA_KEY = "timezone"
 MAX_NAME_LENGTH = 64
@@ -47,3 +53,24 @@ def reported_time_zone(events: Iterable[Mapping[str, Any]], latest_metadata: Any
             if zone is not None:
                 return zone
     return None
+
+
+def phone_time_zone(number: Any) -> str | None:
+    """The one time zone a phone number belongs to (``+1 212 …``: "America/New_York"), or None.
+
+    ``number`` is a contact as the intake keeps it, in E.164 (``+12125550123``). None when
+    it cannot be read or is not a valid number, and when its prefix spans several zones
+    (``phonenumbers`` names Guernsey, Jersey, the Isle of Man and London for a UK mobile,
+    dozens for ``+1 800``, most of Russia for ``+7 9``): a guess there could move a call
+    or a survey into the customer's night, while the default is at least the business's own.
+    """
+    if not isinstance(number, str) or not number:
+        return None
+    try:
+        parsed = phonenumbers.parse(number, None)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_valid_number(parsed):
+        return None
+    zones = phone_zones.time_zones_for_number(parsed)
+    return known_time_zone(zones[0]) if len(zones) == 1 else None

@@ -1,18 +1,20 @@
-"""Shared fixtures: the real SQLite and PostgreSQL the ticket store runs on.
+"""Shared fixtures: the real SQLite and PostgreSQL the ticket store runs on, and the real Redis.
 
 Nothing is faked. PostgreSQL (``TEST_POSTGRES_URL``, default the local ``test``
 database) must be running; if it is not, the tests that need it fail and say so
-instead of skipping. The end-to-end tests use the real Redis (tests/e2e).
+instead of skipping. Redis is ``REDIS_HOST``/``REDIS_PORT``; a suite that uses
+:func:`redis_client` names its own database with a ``redis_db`` fixture in its conftest.
 """
 
 from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+import redis.asyncio as aioredis
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
@@ -21,6 +23,8 @@ from bot.db import make_engine, make_sessionmaker, migrate
 from bot.tickets import TicketStore
 
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+REDIS_HOST = os.environ.get("REDIS_HOST", "127.0.0.1")
+REDIS_PORT = int(os.environ.get("REDIS_PORT", "6379"))
 
 
 @pytest.fixture
@@ -71,3 +75,13 @@ def store(db_url: str) -> Iterator[TicketStore]:
     migrate(engine)
     yield TicketStore(make_sessionmaker(engine), attempts=3, delay_s=0.05)
     engine.dispose()
+
+
+@pytest.fixture
+async def redis_client(redis_db: int) -> AsyncIterator[aioredis.Redis]:
+    """The real Redis, the suite's database (its ``redis_db`` fixture), empty before and after each test."""
+    client = aioredis.Redis(host=REDIS_HOST, port=REDIS_PORT, db=redis_db)
+    await client.flushdb()
+    yield client
+    await client.flushdb()
+    await client.close(close_connection_pool=True)

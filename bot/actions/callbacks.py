@@ -279,6 +279,12 @@ class ActionManageCallback(Action):
     offered the free times. A time button of an offer we pushed
     (:func:`bot.callbacks.service.pushed_offer`, e.g. near an SLA breach) books that time
     for the ticket it names, if the ticket is this conversation's.
+
+    With no call booked, typed words that do not say cancel are a request for a call
+    ("please call me tomorrow" shares its words with a change and is often classified
+    ``reschedule_callback``): the time they name is booked for the conversation's ticket,
+    or the free times are offered, as if the customer had chosen a call back. Telling
+    them there is nothing to change would refuse what they asked for.
     """
 
     def name(self) -> str:
@@ -292,28 +298,41 @@ class ActionManageCallback(Action):
         message = tracker.latest_message or {}
         typed = None if button else message.get("text") or ""
         change = button or asked_change(typed or "", (message.get("intent") or {}).get("name"))
-        if change is None:  # a wish for a call read as a change: answered as any unclear message
-            dispatcher.utter_message(response="utter_clarify")
-            return []
         service = callbacks()
         record = await service.active(tracker.sender_id)
+        if record is None and typed is not None and change != "cancel":
+            return await self._request(dispatcher, tracker, domain, typed)
+        if change is None:  # a wish for a call read as a change of the booked one: answered as any unclear message
+            dispatcher.utter_message(response="utter_clarify")
+            return []
         if record is None:
             dispatcher.utter_message(response="utter_callback_none_to_change")
             return []
         if change == "reschedule":
-            return await self._move(dispatcher, tracker, domain, record, typed)
+            return await self._move(dispatcher, tracker, domain, record.ticket_number, typed)
         _say_cancelled(dispatcher, await service.cancel(record, clock()))
         return []
 
+    @classmethod
+    async def _request(
+        cls, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict, typed: str
+    ) -> list[EventType]:
+        """A call asked for in words with none booked: book it for the conversation's ticket, as
+        :class:`ActionScheduleCallback` would (which first asks for the case when there is no ticket)."""
+        ticket = tracker.get_slot("callback_ticket") or tracker.get_slot("ticket_number")
+        if not ticket:
+            dispatcher.utter_message(response="utter_callback_no_ticket")
+            return []
+        return await cls._move(dispatcher, tracker, domain, ticket, typed)
 
     @staticmethod
     async def _move(
-        dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict, record: CallbackRecord, typed: str | None
+        dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict, ticket_number: str, typed: str | None
     ) -> list[EventType]:
         """Book the time the customer's words name, if any and if it can be; otherwise offer the free times."""
-        if typed and await _book_named(dispatcher, tracker, domain, typed, record.ticket_number, explain_unreadable=False):
+        if typed and await _book_named(dispatcher, tracker, domain, typed, ticket_number, explain_unreadable=False):
             return []
-        return [SlotSet("callback_ticket", record.ticket_number), FollowupAction("action_schedule_callback")]
+        return [SlotSet("callback_ticket", ticket_number), FollowupAction("action_schedule_callback")]
 
     @staticmethod
     async def _book_pushed(

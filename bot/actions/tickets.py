@@ -15,6 +15,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
 
 from bot.actions.callbacks import after_filing, customer_time_zone
 from bot.actions.handoff_checks import hand_off, open_deadlines, ticket_triggers
@@ -25,9 +26,11 @@ from bot.channels import conversation_channel
 from bot.domain_config import HUMAN_AGENT
 from bot.errors import TicketStoreUnavailable
 from bot.filing import build_draft
+from bot.models import Ticket
 from bot.outbound.queue import create_queue
 from bot.outbound.settings import load_outbound_settings
 from bot.sla.jobs import watch_ticket
+from bot.sla.watch import SlaCheck
 from bot.ticket_access import Access, ticket_access
 from bot.ticket_numbers import find_ticket_number, new_ticket_number
 from bot.tickets import TicketDraft, TicketRecord
@@ -45,6 +48,8 @@ class Filing:
     spooled: bool
     draft: TicketDraft
     opened: datetime
+    checks: tuple[SlaCheck, ...] = ()
+    """The SLA checks written with the ticket, to be queued."""
 
 
 def customer_time(moment: datetime, rt: Runtime) -> str:
@@ -77,7 +82,12 @@ def _store_or_spool(rt: Runtime, draft: TicketDraft, now: datetime) -> Filing:
     try:
         if not rt.ensure_schema():
             raise TicketStoreUnavailable("the ticket store could not be migrated")
-        record: TicketRecord = rt.store.create(draft, now)
+        planned: list[SlaCheck] = []
+
+        def plan_checks(session: Session, ticket: Ticket) -> None:
+            planned[:] = rt.sla_watch.add_checks(session, ticket)
+
+        record: TicketRecord = rt.store.create(draft, now, within=plan_checks)
     except Exception:
         logger.exception("ticket could not be stored; spooling it")
         number = new_ticket_number()
@@ -89,7 +99,7 @@ def _store_or_spool(rt: Runtime, draft: TicketDraft, now: datetime) -> Filing:
             rt.spool.replay(rt.store)
         except Exception:
             logger.exception("spool replay deferred; the customer's own ticket is filed")
-    return Filing(number=record.number, spooled=False, draft=draft, opened=now)
+    return Filing(number=record.number, spooled=False, draft=draft, opened=now, checks=tuple(planned))
 
 
 async def file_from_tracker(tracker: Tracker, status: str) -> Filing:
@@ -111,20 +121,20 @@ async def file_from_tracker(tracker: Tracker, status: str) -> Filing:
     )
     filing = await asyncio.to_thread(_store_or_spool, rt, draft, now)
     if not filing.spooled:
-        await watch_sla(rt, filing.number)
+        await watch_sla(rt, filing)
     return filing
 
 
-async def watch_sla(rt: Runtime, number: str) -> None:
-    """Plan the new ticket's SLA checks and queue them now, not at the worker's next sweep
-    (up to a minute later). Best effort: whatever fails here, that sweep still does."""
+async def watch_sla(rt: Runtime, filing: Filing) -> None:
+    """Queue the new ticket's SLA checks now, not at the worker's next sweep (up to a
+    minute later). Best effort: whatever fails here, that sweep still does."""
     try:
         queue = await create_queue(load_outbound_settings())
     except (OSError, RedisError) as error:
         logger.warning("job queue unreachable; the SLA sweep will plan the ticket", extra={"error": type(error).__name__})
         return
     try:
-        await watch_ticket(rt.sla_watch, queue, number)
+        await watch_ticket(rt.sla_watch, queue, filing.number, filing.checks)
     except SQLAlchemyError as error:
         logger.warning("SLA checks not planned; the SLA sweep will plan the ticket", extra={"error": type(error).__name__})
     finally:

@@ -4,7 +4,9 @@ The classifier routes "cancel my call" and "can we move the call to Friday at 10
 call-back actions (intents ``cancel_callback``, ``reschedule_callback``), but a wish for a
 call ("call me back please") shares most of their words. So the words decide: a change is
 made only when the message says one, and a message that does not is answered as any
-unclear message is, never by cancelling or moving a call.
+unclear message is, never by cancelling or moving a call. (With no call booked, a message
+that does not say cancel is taken as the wish for a call it usually is:
+:class:`bot.actions.callbacks.ActionManageCallback`.)
 """
 
 from __future__ import annotations

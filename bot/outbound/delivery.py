@@ -11,14 +11,21 @@ turns that into its queue's own retry. Each of those steps is one SQL statement 
 the whole batch. Transient failures back off, bounded by ``OUTBOUND_MAX_ATTEMPTS``; a
 permanent one is recorded at once. :meth:`Outbound.sweep` re-queues whatever SQL says
 is owed and due, so losing the queue loses no message.
+
+Some messages are news that can go stale while they wait (a status notice queued while
+the worker was down, overtaken by the next move). Their senders register a check with
+:meth:`Outbound.withhold`; the job asks it about the messages it has just claimed,
+right before sending, and records those it names ``failed`` (reason ``overtaken``)
+without sending them. The check works on claimed rows, so it adds no step to the
+protocol: a job that dies before or after it leaves the rows to the next one as before.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Awaitable, Callable, Collection, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from functools import partial
 from typing import TypeVar
@@ -50,6 +57,11 @@ NO_PUSH = {"rest": "no_push"}
 
 CONCURRENCY = 32
 """Sends (or transcript appends) of one batch in flight at once."""
+OVERTAKEN = "overtaken"
+"""The reason recorded for a message withheld because its news no longer holds (:meth:`Outbound.withhold`)."""
+
+OvertakenCheck = Callable[[Sequence[str]], Collection[str]]
+"""Given message keys, the ones no longer worth sending (synchronous: it is run in a thread)."""
 
 T = TypeVar("T")
 
@@ -79,6 +91,7 @@ class Outbound:
     queue: ArqRedis
     settings: OutboundSettings
     engine: Engine | None = None
+    overtaken_checks: dict[str, OvertakenCheck] = field(default_factory=dict)
 
     @classmethod
     async def open(cls, settings: OutboundSettings, database_url: str) -> Outbound:
@@ -92,6 +105,11 @@ class Outbound:
         await self.queue.close(close_connection_pool=True)
         if self.engine is not None:
             self.engine.dispose()
+
+    def withhold(self, prefix: str, overtaken: OvertakenCheck) -> None:
+        """Ask ``overtaken`` about the messages whose keys start with ``prefix`` right before they are sent;
+        those it names are recorded ``failed`` (reason :data:`OVERTAKEN`) and never sent."""
+        self.overtaken_checks[prefix] = overtaken
 
     async def deliver(self, conversation: Conversation, message: OutboundMessage, *, key: str) -> DeliveryRecord:
         """Record the message under ``key`` and queue its send; a known key sends nothing new.
@@ -171,6 +189,7 @@ class Outbound:
         """Send the keys' messages that are pending and due; the records of those sent, whose
         transcript entries this job now holds (:meth:`OutboundStore.mark_sent`)."""
         claimed = await asyncio.to_thread(self.store.claim_sends, keys, utcnow(), lease)
+        claimed = await self._drop_overtaken(claimed)
         sent = [record for record in await _each(self._send, claimed) if record]
         if not sent:
             return []
@@ -182,6 +201,19 @@ class Outbound:
                     transcript_attempts=record.transcript_attempts + 1)
             for record in sent
         ]
+
+    async def _drop_overtaken(self, claimed: list[DeliveryRecord]) -> list[DeliveryRecord]:
+        """The claimed records still worth sending; the others are recorded failed, :data:`OVERTAKEN`."""
+        overtaken: set[str] = set()
+        for prefix, check in self.overtaken_checks.items():
+            keys = [record.key for record in claimed if record.key.startswith(prefix)]
+            if keys:
+                overtaken.update(await asyncio.to_thread(check, keys))
+        if not overtaken:
+            return claimed
+        await asyncio.to_thread(self.store.mark_failed_many, sorted(overtaken), OVERTAKEN)
+        logger.info("outbound messages withheld: their news was overtaken", extra={"messages": len(overtaken)})
+        return [record for record in claimed if record.key not in overtaken]
 
     async def _send(self, record: DeliveryRecord) -> DeliveryRecord | None:
         """One send of a claimed message; its record once the customer has it, None after a failure (recorded)."""

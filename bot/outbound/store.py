@@ -199,6 +199,10 @@ class OutboundStore:
         """Given up for good, with the reason kept for the people who look at it."""
         return self._update(key, status="failed", last_error=reason[:MAX_ERROR_LENGTH])
 
+    def mark_failed_many(self, keys: Sequence[str], reason: str) -> None:
+        """Give up the keys' messages for good, each with ``reason`` (messages withheld before their send)."""
+        self._update_many(keys, status="failed", last_error=reason[:MAX_ERROR_LENGTH])
+
     def claim_transcripts(self, keys: Sequence[str], now: datetime, lease: timedelta) -> list[DeliveryRecord]:
         """Take the keys' rows whose transcript entry is owed and due (a retry, or a job that died after
         marking them sent), counting one more attempt each."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -23,7 +24,7 @@ from bot.db import make_sessionmaker
 from bot.domain_config import load_domain_config
 from bot.errors import TicketNotFound
 from bot.settings import load_settings
-from bot.sla.notices import StatusNotices, load_notice_texts
+from bot.sla.notices import KEY_PREFIX, StatusNotices, load_notice_texts
 from bot.sla.settings import SlaWatchSettings
 from bot.sla.watch import SlaCheck, SlaWatch, utcnow
 from bot.tickets import TicketStore
@@ -53,12 +54,18 @@ async def enqueue_check(queue: ArqRedis, check: SlaCheck) -> bool:
     return job is not None
 
 
-async def watch_ticket(watch: SlaWatch, queue: ArqRedis, number: str) -> list[SlaCheck]:
-    """Plan a newly filed ticket's checks and queue them now; the checks planned."""
-    planned = await asyncio.to_thread(watch.plan, number)
-    for check in planned:
+async def watch_ticket(
+    watch: SlaWatch, queue: ArqRedis, number: str, planned: Sequence[SlaCheck] = ()
+) -> list[SlaCheck]:
+    """Queue a newly filed ticket's checks now; the checks queued.
+
+    ``planned`` are the checks its filing wrote already (see ``TicketStore.create``'s
+    ``within``); without them the ticket's checks are planned here first.
+    """
+    checks = list(planned) or await asyncio.to_thread(watch.plan, number)
+    for check in checks:
         await enqueue_check(queue, check)
-    return planned
+    return checks
 
 
 async def sweep(watch: SlaWatch, queue: ArqRedis, now: datetime) -> dict[str, int]:
@@ -81,14 +88,17 @@ async def sweep(watch: SlaWatch, queue: ArqRedis, now: datetime) -> dict[str, in
 
 
 async def open_sla(ctx: dict[str, Any]) -> None:
-    """Build the watcher and the notices on the worker's engine (called from the worker's start-up)."""
+    """Build the watcher and the notices on the worker's engine (called from the worker's start-up, after
+    the outbound path, which from then on withholds any status notice overtaken before its send)."""
     settings: SlaWatchSettings = ctx["sla_settings"]
     sessions = make_sessionmaker(ctx["engine"])
     process = load_settings()
     tickets = TicketStore(sessions, attempts=process.db_retry_attempts, delay_s=process.db_retry_delay_s)
     sla = load_domain_config(process.config_dir).sla
     ctx["sla_watch"] = SlaWatch(sessions, tickets, sla, batch=settings.sweep_batch)
-    ctx["status_notices"] = StatusNotices(sessions, load_notice_texts(), window=settings.notice_window, batch=settings.sweep_batch)
+    notices = StatusNotices(sessions, load_notice_texts(), window=settings.notice_window, batch=settings.sweep_batch)
+    ctx["status_notices"] = notices
+    ctx["outbound"].withhold(KEY_PREFIX, notices.overtaken)
     ctx.setdefault("clock", utcnow)
 
 

@@ -8,13 +8,23 @@ and the worker's sweep can both call :meth:`StatusNotices.deliver_pending` and t
 customer still hears the news once. Only the ticket's latest status change is announced,
 and only while the ticket is still in that state and the change is younger than the
 notice window: news that has been overtaken, or is old, is never sent.
+
+A notice recorded while it was news can be overtaken before it is sent (the worker was
+down, or a retry was waiting, and meanwhile the ticket was resolved or withdrawn). The
+worker asks :meth:`StatusNotices.overtaken` right before each send
+(:meth:`bot.outbound.Outbound.withhold`), so the customer never reads "we are working on
+it" after their ticket was closed. The check runs on rows the send job has already
+claimed, so the delivery protocol is unchanged: an overtaken notice is recorded
+``failed`` with reason ``overtaken`` instead of being sent, once, and never retried. A
+move made between that check and the send itself (milliseconds) can still let the older
+notice through; its own notice follows it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -22,6 +32,7 @@ from pathlib import Path
 import yaml
 from sqlalchemy import String, cast, func, literal, select
 from sqlalchemy.orm import aliased, sessionmaker
+from sqlalchemy.sql.elements import ColumnElement
 
 from bot.models import Ticket, TicketEvent
 from bot.outbound.delivery import Outbound
@@ -38,9 +49,27 @@ NOTICE_RESPONSES: Mapping[str, str] = {
 """The status changes the customer is told of, and the response in domain.yml that tells them."""
 
 
+KEY_PREFIX = "status:"
+
+
 def notice_key(number: str, event_id: int) -> str:
     """The outbound key of a status notice: ``status:<ticket>:<event id>``."""
-    return f"status:{number}:{event_id}"
+    return f"{KEY_PREFIX}{number}:{event_id}"
+
+
+def _event_id(key: str) -> int | None:
+    """The status event a notice key names, or None for a key that is not a notice's."""
+    number, _, event_id = key.removeprefix(KEY_PREFIX).rpartition(":")
+    return int(event_id) if key.startswith(KEY_PREFIX) and number and event_id.isdigit() else None
+
+
+def _still_news() -> ColumnElement:
+    """A status event that is its ticket's latest, to a state the ticket is still in (joined with Ticket)."""
+    later = aliased(TicketEvent)
+    latest = (
+        select(func.max(later.id)).where(later.ticket_id == TicketEvent.ticket_id, later.kind == "status").scalar_subquery()
+    )
+    return (TicketEvent.kind == "status") & (TicketEvent.id == latest) & (Ticket.status == TicketEvent.detail["to"].as_string())
 
 
 def load_notice_texts(domain_path: Path = PROJECT_ROOT / "domain.yml") -> dict[str, str]:
@@ -80,21 +109,14 @@ class StatusNotices:
 
     def pending(self, now: datetime, ticket: str | None = None) -> list[StatusNotice]:
         """Unannounced latest status changes to an announced state within the window (of ``ticket`` if given)."""
-        to = TicketEvent.detail["to"].as_string()
-        key = literal("status:") + Ticket.number + literal(":") + cast(TicketEvent.id, String)
-        later = aliased(TicketEvent)
-        latest = (
-            select(func.max(later.id)).where(later.ticket_id == TicketEvent.ticket_id, later.kind == "status").scalar_subquery()
-        )
+        key = literal(KEY_PREFIX) + Ticket.number + literal(":") + cast(TicketEvent.id, String)
         query = (
             select(Ticket.number, TicketEvent.id, Ticket.status, Ticket.sender_id)
             .join(Ticket, Ticket.id == TicketEvent.ticket_id)
             .outerjoin(OutboundMessageRow, OutboundMessageRow.key == key)
             .where(
-                TicketEvent.kind == "status",
-                TicketEvent.id == latest,
-                to.in_(sorted(NOTICE_RESPONSES)),
-                Ticket.status == to,
+                _still_news(),
+                Ticket.status.in_(sorted(NOTICE_RESPONSES)),
                 TicketEvent.at >= now - self._window,
                 OutboundMessageRow.id.is_(None),
             )
@@ -105,6 +127,21 @@ class StatusNotices:
             query = query.where(Ticket.number == ticket)
         with self._sessions() as session:
             return [StatusNotice(*row) for row in session.execute(query).all()]
+
+    def overtaken(self, keys: Sequence[str]) -> set[str]:
+        """The notice keys among ``keys`` whose news no longer holds: the ticket has moved since
+        (or is gone). Keys that are not status notices' are never in the answer."""
+        wanted = {key: event_id for key in keys if (event_id := _event_id(key)) is not None}
+        if not wanted:
+            return set()
+        query = (
+            select(Ticket.number, TicketEvent.id)
+            .join(Ticket, Ticket.id == TicketEvent.ticket_id)
+            .where(TicketEvent.id.in_(set(wanted.values())), _still_news())
+        )
+        with self._sessions() as session:
+            current = {notice_key(number, event_id) for number, event_id in session.execute(query).all()}
+        return set(wanted) - current
 
     def message(self, notice: StatusNotice) -> OutboundMessage:
         """What the customer reads."""

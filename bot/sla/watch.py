@@ -166,7 +166,7 @@ class SlaWatch:
         query = query.order_by(Ticket.id).limit(self._batch).with_for_update(skip_locked=True)
         try:
             with write_session(self._sessions) as session:
-                planned = [check for ticket in session.scalars(query).all() for check in self._add_checks(session, ticket)]
+                planned = [check for ticket in session.scalars(query).all() for check in self.add_checks(session, ticket)]
         except IntegrityError:
             logger.info("SLA checks planned by another process at the same time")
             return []
@@ -282,11 +282,12 @@ class SlaWatch:
         query = select(SlaCheckRow).where(SlaCheckRow.ticket_id == ticket.id, SlaCheckRow.check_name == check)
         row = session.scalars(query.with_for_update()).one_or_none()
         if row is None:
-            self._add_checks(session, ticket)
+            self.add_checks(session, ticket)
             row = session.scalars(query).one()
         return ticket, row
 
-    def _add_checks(self, session: Session, ticket: Ticket) -> list[SlaCheck]:
+    def add_checks(self, session: Session, ticket: Ticket) -> list[SlaCheck]:
+        """Write ``ticket``'s checks in the caller's transaction (the filing's own, or a plan's)."""
         rows = [
             SlaCheckRow(ticket_id=ticket.id, ticket_number=ticket.number, check_name=name, due_at=due)
             for name, due in deadlines(ticket, self._escalate_before).items()

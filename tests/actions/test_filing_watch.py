@@ -1,5 +1,6 @@
-"""Filing through the actions: the ticket keeps the time zone the customer's channel reported
-(the survey's quiet hours are then theirs), and its SLA checks are planned and queued at once.
+"""Filing through the actions: the ticket keeps the time zone the customer's channel reported, or
+else their phone number's (the survey's quiet hours are then theirs), and its SLA checks are
+planned and queued at once.
 Real SQLite store, real Redis (REDIS_HOST/REDIS_PORT, this suite's database)."""
 
 from __future__ import annotations
@@ -36,12 +37,14 @@ async def queue() -> AsyncIterator[aioredis.Redis]:
     await client.close(close_connection_pool=True)
 
 
-async def file_with(make_tracker: Callable[..., Tracker], domain: dict[str, Any], metadata: dict[str, Any] | None) -> str:
-    """The customer's words (the first carrying ``metadata``), then the confirmed complaint is filed."""
+async def file_with(make_tracker: Callable[..., Tracker], domain: dict[str, Any], metadata: dict[str, Any] | None,
+                    sender_id: str = SENDER, **slots: Any) -> str:
+    """The customer's words (the first carrying ``metadata``), then the confirmed complaint is filed
+    (the intake's slots updated with ``slots``)."""
     opening = user_event("My kettle arrived with a cracked lid", "complain_product")
     if metadata is not None:
         opening["metadata"] = metadata
-    tracker = make_tracker([opening, user_event("yes, file it", "affirm")], FILLED, sender_id=SENDER)
+    tracker = make_tracker([opening, user_event("yes, file it", "affirm")], {**FILLED, **slots}, sender_id=sender_id)
     events = await ActionCreateTicket().run(CollectingDispatcher(), tracker, domain)
     return next(e["value"] for e in events if e["event"] == "slot" and e["name"] == "ticket_number")
 
@@ -77,6 +80,28 @@ async def test_no_zone_or_an_unknown_one_leaves_the_default(
     resolved = resolve(action_runtime, number)
     followup = action_runtime.followups.for_ticket(number)
     assert (followup.time_zone, followup.survey_due_at) == ("Europe/London", resolved + timedelta(hours=72))
+
+
+@pytest.mark.parametrize(("metadata", "phone", "zone"), [
+    (None, "+12125550123", "America/New_York"),  # Telegram: no zone, a New York number
+    ({"channel": "webchat", "timezone": "Europe/Berlin"}, "+12125550123", "Europe/Berlin"),  # the browser wins
+    (None, "+447911123456", None),  # a UK mobile lies in four zones: the default
+], ids=["telegram-new-york-number", "browser-wins", "several-zones"])
+async def test_with_no_zone_from_the_channel_the_phone_numbers_zone_is_kept(
+    metadata: dict[str, Any] | None, phone: str, zone: str | None, action_runtime: Runtime,
+    make_tracker: Callable[..., Tracker], domain: dict[str, Any], queue: aioredis.Redis,
+) -> None:
+    number = await file_with(make_tracker, domain, metadata, "tg:4242", contact=phone, contact_kind="phone")
+    ticket = action_runtime.store.get(number)
+    assert (ticket.channel, ticket.contact, ticket.customer_timezone) == ("telegram", phone, zone)
+    resolved = resolve(action_runtime, number)
+    followup = action_runtime.followups.for_ticket(number)
+    if zone == "America/New_York":  # resolved at 07:00 there: the survey waits for 09:00 in New York
+        due = resolved + timedelta(hours=72)
+        expected = datetime.combine(due.astimezone(NEW_YORK).date(), time(9, 0), tzinfo=NEW_YORK)
+    else:
+        expected = resolved + timedelta(hours=72)
+    assert (followup.time_zone, followup.survey_due_at) == (zone or "Europe/London", expected)
 
 
 async def test_a_filed_ticket_has_its_sla_checks_planned_and_queued_at_once(

@@ -4,13 +4,12 @@ the real Redis named by REDIS_HOST/REDIS_PORT (default 127.0.0.1:6379)."""
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
-import redis.asyncio as aioredis
 import yaml
 
 from bot.callbacks.policy import CallbackPolicy
@@ -66,10 +65,6 @@ def stores(engine_url: str, policy: CallbackPolicy) -> Iterator[tuple[CallbackSt
 
 
 @pytest.fixture
-async def redis_client() -> AsyncIterator[aioredis.Redis]:
-    """The real Redis, this suite's database, empty before and after each test."""
-    client = aioredis.Redis(host=REDIS_HOST, port=REDIS_PORT, db=REDIS_DB)
-    await client.flushdb()
-    yield client
-    await client.flushdb()
-    await client.close(close_connection_pool=True)
+def redis_db() -> int:
+    """This suite's database on the test Redis (``redis_client``: tests/conftest.py)."""
+    return REDIS_DB

@@ -388,11 +388,53 @@ async def test_a_typed_time_that_cannot_be_booked_says_why_keeps_the_call_and_of
     assert callback_actions.callbacks().store.active_for_sender(SENDER).key == "callback:CX-7K3F9Q:1"
 
 
-async def test_a_change_typed_with_no_booked_call_says_there_is_none(clock, action_runtime, make_tracker, domain) -> None:  # noqa: ANN001
-    for text, intent in (("cancel my call", "cancel_callback"), ("move the call to friday", "reschedule_callback")):
+async def test_a_cancel_typed_or_pressed_with_no_booked_call_says_there_is_none(clock, action_runtime, make_tracker, domain) -> None:  # noqa: ANN001
+    press = make_tracker([user_event('/choose_option{"callback_action":"reschedule"}', "choose_option",
+                                     entities=[{"entity": "callback_action", "value": "reschedule"}])],
+                         {"ticket_number": "CX-7K3F9Q"}, sender_id=SENDER)
+    for tracker in (said(make_tracker, "cancel my call", "cancel_callback", slots={"ticket_number": "CX-7K3F9Q"}), press):
         dispatcher = CollectingDispatcher()
-        assert await ActionManageCallback().run(dispatcher, said(make_tracker, text, intent), domain) == []
+        assert await ActionManageCallback().run(dispatcher, tracker, domain) == []
         assert [m["response"] for m in dispatcher.messages] == ["utter_callback_none_to_change"]
+    assert callback_actions.callbacks().store.active_for_sender(SENDER) is None
+
+
+@pytest.mark.parametrize(("text", "intent", "slot_time", "start"), [
+    ("please call me tomorrow", "reschedule_callback", "Tue 1 Dec, 09:00 GMT", "2026-12-01T09:00:00+00:00"),
+    ("can you ring me tomorrow after 3", "reschedule_callback", "Tue 1 Dec, 15:00 GMT", "2026-12-01T15:00:00+00:00"),
+    ("move the call to friday", "reschedule_callback", "Fri 4 Dec, 09:00 GMT", "2026-12-04T09:00:00+00:00"),
+])
+async def test_a_call_asked_for_in_words_with_none_booked_is_booked_at_the_time_named(
+    text: str, intent: str, slot_time: str, start: str, clock, action_runtime, make_tracker, domain  # noqa: ANN001
+) -> None:
+    dispatcher = CollectingDispatcher()
+    tracker = said(make_tracker, text, intent, slots={"ticket_number": "CX-7K3F9Q"})
+    assert await ActionManageCallback().run(dispatcher, tracker, domain) == []
+    [booked] = dispatcher.messages
+    assert (booked["response"], booked["ticket_number"], booked["slot_time"]) == ("utter_callback_booked", "CX-7K3F9Q", slot_time)
+    assert [button["title"] for button in booked["buttons"]] == ["Change the time", "Cancel the call"]
+    call = callback_actions.callbacks().store.active_for_sender(SENDER)
+    assert (call.key, call.ticket_number, call.slot_start.isoformat(), call.state) == ("callback:CX-7K3F9Q:1", "CX-7K3F9Q", start, "booked")
+
+
+async def test_a_call_asked_for_with_no_time_or_one_that_cannot_be_booked_is_offered_the_free_times(
+    clock, action_runtime, make_tracker, domain  # noqa: ANN001
+) -> None:
+    for text, intent, said_first in (("call me back please", "cancel_callback", []),
+                                     ("please call me on sunday", "reschedule_callback", ["utter_callback_closed_day"])):
+        dispatcher = CollectingDispatcher()
+        events = await ActionManageCallback().run(dispatcher, said(make_tracker, text, intent, slots={"ticket_number": "CX-7K3F9Q"}), domain)
+        assert [m["response"] for m in dispatcher.messages] == said_first
+        assert slots_of(events) == {"callback_ticket": "CX-7K3F9Q"}
+        assert followups(events) == ["action_schedule_callback"]
+    assert callback_actions.callbacks().store.active_for_sender(SENDER) is None
+
+
+async def test_a_call_asked_for_before_any_case_is_filed_asks_for_the_case_first(clock, action_runtime, make_tracker, domain) -> None:  # noqa: ANN001
+    dispatcher = CollectingDispatcher()
+    assert await ActionManageCallback().run(dispatcher, said(make_tracker, "please call me tomorrow", "reschedule_callback"), domain) == []
+    assert [m["response"] for m in dispatcher.messages] == ["utter_callback_no_ticket"]
+    assert callback_actions.callbacks().store.active_for_sender(SENDER) is None
 
 
 async def test_cancel_said_while_a_new_time_is_offered_cancels_the_booked_call(

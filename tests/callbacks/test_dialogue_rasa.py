@@ -230,6 +230,32 @@ async def test_a_call_moved_in_words_is_booked_at_the_time_named(full_agent: Age
     assert store.get(record.key).state == "rescheduled"
 
 
+async def test_a_call_asked_for_in_words_with_none_booked_is_booked(full_agent: Agent, database_url: str) -> None:
+    """The customer said no to the offered call, then asks for one after all: the words (which the
+    classifier reads as a change of a call) book the day they name for the conversation's ticket."""
+    sender = f"web:{secrets.token_hex(6)}"
+    opened = await say(full_agent, sender, "/ask_human")
+    declined = await say(full_agent, sender, opened[2]["buttons"][-1]["payload"])
+    assert texts(declined)[0].startswith("No problem, no call is booked")
+    day = open_day()
+    asked = await say(full_agent, sender, f"please call me on {day:%A}")
+    assert texts(asked)[0].startswith("Booked: we'll call you about ticket CX-")
+    assert f"{day:%a} {day.day} {day:%b}, 09:00" in texts(asked)[0]
+    store = CallbackStore(make_sessionmaker(make_engine(database_url)), capacity=2)
+    active = store.active_for_sender(sender)
+    assert active.key.endswith(":1") and active.state == "booked"
+    assert active.slot_start.astimezone(LONDON).replace(tzinfo=None) == datetime.combine(day, datetime.min.time()).replace(hour=9)
+
+    other = f"web:{secrets.token_hex(6)}"
+    opened = await say(full_agent, other, "/ask_human")
+    await say(full_agent, other, opened[2]["buttons"][-1]["payload"])
+    closed = await say(full_agent, other, "can you call me tomorrow please")  # the business opens the day after
+    assert texts(closed)[0].startswith("We don't make calls that day (our hours are ")
+    assert texts(closed)[1].startswith("When shall we call you? These are the next free times")
+    assert closed[1]["buttons"][0]["payload"].startswith('/choose_option{"callback_time":"' + day.isoformat() + "T")
+    assert store.active_for_sender(other) is None
+
+
 def open_survey(database_url: str, sender: str) -> tuple[str, list[dict[str, Any]]]:
     """A ticket of ``sender`` resolved 80 h ago whose survey was just sent; its number and the
     events the outbound path appends to the conversation (the survey, and ``survey_step`` "asked")."""

@@ -5,7 +5,6 @@ loopback stand-in for Rasa's tracker-events endpoint. The worker's clock is driv
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime, timedelta, timezone
@@ -13,7 +12,6 @@ from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
-from aiohttp import web
 from arq.worker import Worker
 
 from bot.callbacks.jobs import REMINDER_JOB, domain_texts, queue_jobs, reminder_job_id
@@ -28,52 +26,24 @@ from bot.outbound.queue import create_queue
 from bot.outbound.settings import OutboundSettings
 from bot.tickets import TicketDraft, TicketStore
 from bot.sla import jobs as sla
-from tests.callbacks.conftest import REDIS_DB, REDIS_HOST, REDIS_PORT, Clock
-from tests.outbound.support import RasaStandIn, transports
+from tests.callbacks.conftest import Clock
+from tests.outbound.support import RasaStandIn, rasa, run_burst, settings, transports
 from worker.main import worker_settings
 
 UTC = timezone.utc
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 SLOT = Slot(datetime(2026, 12, 1, 15, 0, tzinfo=UTC), datetime(2026, 12, 1, 15, 30, tzinfo=UTC))
 LATER = Slot(datetime(2026, 12, 2, 9, 0, tzinfo=UTC), datetime(2026, 12, 2, 9, 30, tzinfo=UTC))
-RASA_PORT = 16101 + int(os.environ.get("E2E_PORT_OFFSET", "0")) + 50
 RASA_TOKEN = "test-rasa-token-0123456789"
 REMINDER_TEXT = (
     "A reminder: we'll call you about ticket {ticket} on Tue 1 Dec, 15:00 GMT, as you booked. "
     "If that no longer suits you, change or cancel it here."
 )
-__all__ = ["transports"]
+__all__ = ["rasa", "settings", "transports"]
 MANAGE_BUTTONS = (
     Button("Change the time", '/choose_option{"callback_action":"reschedule"}'),
     Button("Cancel the call", '/choose_option{"callback_action":"cancel"}'),
 )
-
-
-@pytest.fixture
-def settings() -> OutboundSettings:
-    return OutboundSettings(
-        redis_host=REDIS_HOST,
-        redis_port=REDIS_PORT,
-        redis_db=REDIS_DB,
-        max_attempts=3,
-        retry_base_s=0.05,
-        retry_max_s=0.2,
-        send_timeout_s=2.0,
-        sweep_batch=100,
-        rasa_urls=(f"http://127.0.0.1:{RASA_PORT}",),
-    )
-
-
-@pytest.fixture
-async def rasa() -> AsyncIterator[RasaStandIn]:
-    stand_in = RasaStandIn()
-    app = web.Application()
-    app.router.add_post("/conversations/{conversation_id:.+}/tracker/events", stand_in.handle)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", RASA_PORT).start()
-    yield stand_in
-    await runner.cleanup()
 
 
 @pytest.fixture
@@ -106,12 +76,7 @@ def run_worker(settings: OutboundSettings, engine_url: str, rasa: RasaStandIn, t
             worker_settings(settings, database_url=engine_url, rasa_token=RASA_TOKEN, transport_modules=())
         )
         kwargs["ctx"]["clock"] = Clock(now)
-        worker = Worker(**kwargs, burst=True, poll_delay=0.01, handle_signals=False)
-        try:
-            await asyncio.wait_for(worker.main(), timeout=30)
-        finally:
-            await worker.close()
-        return worker
+        return await run_burst(kwargs)
 
     return run
 

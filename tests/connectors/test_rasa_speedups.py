@@ -6,9 +6,15 @@ import asyncio
 import socket
 
 import jsonschema
+import numpy as np
 import pytest
+import scipy.sparse
 from aiohttp import web
 from rasa.core.actions.action import RemoteAction
+from rasa.engine.graph import ExecutionContext, GraphSchema
+from rasa.engine.storage.local_model_storage import LocalModelStorage
+from rasa.engine.storage.resource import Resource
+from rasa.nlu.classifiers.logistic_regression_classifier import LogisticRegressionClassifier
 
 from rasa.core.tracker_store import RedisTrackerStore
 from rasa.shared.core.domain import Domain
@@ -106,6 +112,7 @@ def test_install_replaces_them_all() -> None:
     replaced = [
         (RemoteAction, "_validate_action_result"), (Event, "resolve_by_type"),
         (EndpointConfig, "request"), (RedisTrackerStore, "_merge_trackers"), (Domain, "is_empty"),
+        (LogisticRegressionClassifier, "load"),
     ]
     originals = [(owner, name, owner.__dict__[name]) for owner, name in replaced]
     try:
@@ -115,6 +122,7 @@ def test_install_replaces_them_all() -> None:
         assert EndpointConfig.request is rasa_speedups._request
         assert RedisTrackerStore._merge_trackers is rasa_speedups._merge_trackers
         assert Domain.is_empty is rasa_speedups._domain_is_empty
+        assert LogisticRegressionClassifier.load.__func__ is rasa_speedups._load_classifier
     finally:
         for owner, name, original in originals:
             setattr(owner, name, original)
@@ -234,3 +242,25 @@ def test_the_action_server_receives_the_same_json_value() -> None:
         asyncio.run(scenario())
     finally:
         EndpointConfig.request = original
+
+
+def test_a_loaded_classifier_gives_rasas_probabilities_without_copying_its_weights(tmp_path) -> None:
+    storage, resource = LocalModelStorage(tmp_path), Resource("intent_classifier")
+    context = ExecutionContext(GraphSchema({}), "test")
+    config = {**LogisticRegressionClassifier.get_default_config(), "random_state": 2026}
+    random = np.random.default_rng(2026)
+    features = scipy.sparse.random(60, 3000, density=0.02, format="csr", random_state=2026)
+    intents = random.choice(["complain_delivery", "greet", "inform"], size=60)
+    trained = LogisticRegressionClassifier.create(config, storage, resource, context)
+    trained.clf.fit(features, intents)
+    trained.persist()
+    message = scipy.sparse.random(1, 3000, density=0.05, format="csr", random_state=7)
+
+    rasas = rasa_speedups._LOAD_CLASSIFIER(LogisticRegressionClassifier, config, storage, resource, context)
+    ours = rasa_speedups._load_classifier(LogisticRegressionClassifier, config, storage, resource, context)
+
+    assert not rasas.clf.coef_.T.flags.c_contiguous
+    assert ours.clf.coef_.T.flags.c_contiguous
+    assert np.array_equal(ours.clf.coef_, rasas.clf.coef_)
+    assert np.array_equal(ours.clf.predict_proba(message), rasas.clf.predict_proba(message))
+    assert list(ours.clf.classes_) == ["complain_delivery", "greet", "inform"]

@@ -11,7 +11,7 @@ import redis.asyncio as aioredis
 from bot.db import make_engine, migrate
 from bot.outbound.delivery import Outbound
 from tests.followup.support import (
-    REDIS_DB, REDIS_HOST, REDIS_PORT, START, Case, Clock, followup_store, outbound_settings, ticket_store,
+    REDIS_DB, START, Case, Clock, followup_store, outbound_settings, ticket_store,
 )
 from tests.outbound.support import migrated_url, transports
 
@@ -26,13 +26,9 @@ def case(db_url: str) -> Case:
 
 
 @pytest.fixture
-async def redis_client() -> AsyncIterator[aioredis.Redis]:
-    """The real Redis (REDIS_HOST/REDIS_PORT), database 7, empty before and after."""
-    client = aioredis.Redis(host=REDIS_HOST, port=REDIS_PORT, db=REDIS_DB)
-    await client.flushdb()
-    yield client
-    await client.flushdb()
-    await client.close(close_connection_pool=True)
+def redis_db() -> int:
+    """This suite's database on the test Redis (``redis_client``: tests/conftest.py)."""
+    return REDIS_DB
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import asyncio
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -21,6 +21,7 @@ from bot.followup.policy import FollowupPolicy, QuietHours
 from bot.followup.store import FollowupStore
 from bot.outbound.settings import OutboundSettings
 from bot.tickets import TicketDraft, TicketRecord, TicketStore
+from tests.outbound.support import quick_settings
 from worker.main import worker_settings
 
 REDIS_HOST = os.environ.get("REDIS_HOST", "127.0.0.1")
@@ -73,19 +74,11 @@ async def time_passes(clock: Clock, redis: aioredis.Redis, **delta: float) -> da
 
 
 def outbound_settings(**overrides: Any) -> OutboundSettings:
-    """Quick retries, Rasa on a closed port (transcript entries give up quickly)."""
-    settings = OutboundSettings(
-        redis_host=REDIS_HOST,
-        redis_port=REDIS_PORT,
-        redis_db=REDIS_DB,
-        max_attempts=2,
-        retry_base_s=0.02,
-        retry_max_s=0.05,
-        send_timeout_s=2.0,
-        sweep_batch=1000,
-        rasa_urls=(f"http://127.0.0.1:{CLOSED_PORT}",),
-    )
-    return replace(settings, **overrides)
+    """Quicker retries, two attempts, Rasa on a closed port (transcript entries give up quickly)."""
+    return quick_settings(**{
+        "redis_db": REDIS_DB, "max_attempts": 2, "retry_base_s": 0.02, "retry_max_s": 0.05, "sweep_batch": 1000,
+        "rasa_urls": (f"http://127.0.0.1:{CLOSED_PORT}",), **overrides,
+    })
 
 
 def ticket_store(url: str) -> TicketStore:

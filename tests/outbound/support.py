@@ -89,13 +89,9 @@ def transports(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, RecordingT
 
 
 @pytest.fixture
-async def redis_client() -> AsyncIterator[aioredis.Redis]:
-    """The real Redis, DB 4, empty before and after each test."""
-    client = aioredis.Redis(host=REDIS_HOST, port=REDIS_PORT, db=REDIS_DB)
-    await client.flushdb()
-    yield client
-    await client.flushdb()
-    await client.close(close_connection_pool=True)
+def redis_db() -> int:
+    """The database of tests/outbound and tests/worker on the test Redis (``redis_client``: tests/conftest.py)."""
+    return REDIS_DB
 
 
 @pytest.fixture
@@ -106,19 +102,18 @@ async def rasa() -> AsyncIterator[RasaStandIn]:
     app.router.add_post("/conversations/{conversation_id:.+}/tracker/events", stand_in.handle)
     runner = web.AppRunner(app)
     await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", RASA_PORT)
-    await site.start()
+    await web.TCPSite(runner, "127.0.0.1", RASA_PORT, shutdown_timeout=1.0).start()
     yield stand_in
     await runner.cleanup()
 
 
-@pytest.fixture
-def settings() -> OutboundSettings:
-    """Quick retries, three attempts, the loopback Rasa stand-in."""
-    return OutboundSettings(
+def quick_settings(redis_db: int, **overrides: Any) -> OutboundSettings:
+    """Quick retries, three attempts, the loopback Rasa stand-in (:func:`rasa`), on database ``redis_db``
+    of the test Redis; ``overrides`` replace any of these."""
+    settings = OutboundSettings(
         redis_host=REDIS_HOST,
         redis_port=REDIS_PORT,
-        redis_db=REDIS_DB,
+        redis_db=redis_db,
         max_attempts=3,
         retry_base_s=0.05,
         retry_max_s=0.2,
@@ -126,6 +121,13 @@ def settings() -> OutboundSettings:
         sweep_batch=100,
         rasa_urls=(f"http://127.0.0.1:{RASA_PORT}",),
     )
+    return replace(settings, **overrides)
+
+
+@pytest.fixture
+def settings(redis_db: int) -> OutboundSettings:
+    """:func:`quick_settings` on the suite's Redis database."""
+    return quick_settings(redis_db)
 
 
 @pytest.fixture
@@ -156,12 +158,16 @@ def run_worker(settings: OutboundSettings, migrated_url: str) -> RunWorker:
 
     async def run(**overrides: Any) -> Worker:
         own = replace(settings, **overrides)
-        kwargs = worker_settings(own, database_url=migrated_url, rasa_token=RASA_TOKEN, transport_modules=())
-        worker = Worker(**kwargs, burst=True, poll_delay=0.01, handle_signals=False)
-        try:
-            await asyncio.wait_for(worker.main(), timeout=30)
-        finally:
-            await worker.close()
-        return worker
+        return await run_burst(worker_settings(own, database_url=migrated_url, rasa_token=RASA_TOKEN, transport_modules=()))
 
     return run
+
+
+async def run_burst(kwargs: dict[str, Any]) -> Worker:
+    """A real arq worker with ``kwargs`` (``worker.main.worker_settings``), in burst mode: until its queue is empty."""
+    worker = Worker(**kwargs, burst=True, poll_delay=0.01, handle_signals=False)
+    try:
+        await asyncio.wait_for(worker.main(), timeout=30)
+    finally:
+        await worker.close()
+    return worker

@@ -5,7 +5,7 @@ clock the test drives, the real Redis and a real arq worker.
 |---|---|---|
 | REDIS_HOST / REDIS_PORT | 127.0.0.1 / 6379 | the Redis the worker tests use |
 | SLA_TEST_REDIS_DB | 7 | its database (flushed before and after each test) |
-| E2E_PORT_OFFSET | 0 | the Rasa stand-in listens on 15350 + offset |
+| E2E_PORT_OFFSET | 0 | the Rasa stand-in (``rasa``, tests/outbound/support.py) listens on 16101 + offset |
 """
 
 from __future__ import annotations
@@ -21,13 +21,11 @@ from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
-from aiohttp import web
 from arq.worker import Worker
 from sqlalchemy.orm import sessionmaker
 
 from bot.db import make_engine, make_sessionmaker, migrate
 from bot.domain_config import SlaConfig, load_domain_config
-from bot.outbound import registry
 from bot.outbound.delivery import Outbound
 from bot.outbound.settings import OutboundSettings
 from bot.settings import PROJECT_ROOT
@@ -36,13 +34,10 @@ from bot.sla.settings import SlaWatchSettings
 from bot.sla.watch import SlaWatch
 from bot.tickets import TicketDraft, TicketStore
 from bot.triage import sla_deadlines
-from tests.outbound.support import RasaStandIn, RecordingTransport
+from tests.outbound.support import rasa, settings, transports
 from worker.main import worker_settings
 
-REDIS_HOST = os.environ.get("REDIS_HOST", "127.0.0.1")
-REDIS_PORT = int(os.environ.get("REDIS_PORT", "6379"))
 REDIS_DB = int(os.environ.get("SLA_TEST_REDIS_DB", "7"))
-RASA_PORT = 15350 + int(os.environ.get("E2E_PORT_OFFSET", "0"))
 RASA_TOKEN = "sla-test-rasa-token-0123456789"
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)
 
@@ -111,33 +106,14 @@ def world(db_url: str, sla_config: SlaConfig) -> Iterator[SlaWorld]:
 
 
 @pytest.fixture
-async def redis_client() -> AsyncIterator[aioredis.Redis]:
-    """The real Redis (REDIS_HOST/REDIS_PORT, SLA_TEST_REDIS_DB), empty before and after each test."""
-    client = aioredis.Redis(host=REDIS_HOST, port=REDIS_PORT, db=REDIS_DB)
-    await client.flushdb()
-    yield client
-    await client.flushdb()
-    await client.close(close_connection_pool=True)
+def redis_db() -> int:
+    """This suite's database on the test Redis (``redis_client``: tests/conftest.py)."""
+    return REDIS_DB
 
 
 @pytest.fixture
-def outbound_settings() -> OutboundSettings:
-    return OutboundSettings(
-        redis_host=REDIS_HOST,
-        redis_port=REDIS_PORT,
-        redis_db=REDIS_DB,
-        max_attempts=3,
-        retry_base_s=0.05,
-        retry_max_s=0.2,
-        send_timeout_s=2.0,
-        sweep_batch=100,
-        rasa_urls=(f"http://127.0.0.1:{RASA_PORT}",),
-    )
-
-
-@pytest.fixture
-async def outbound(outbound_settings: OutboundSettings, world: SlaWorld, redis_client: aioredis.Redis) -> AsyncIterator[Outbound]:
-    opened = await Outbound.open(outbound_settings, world.url)
+async def outbound(settings: OutboundSettings, world: SlaWorld, redis_client: aioredis.Redis) -> AsyncIterator[Outbound]:
+    opened = await Outbound.open(settings, world.url)
     yield opened
     await opened.close()
 
@@ -147,42 +123,20 @@ def notices(world: SlaWorld) -> StatusNotices:
     return StatusNotices(world.sessions, load_notice_texts(), window=timedelta(hours=1))
 
 
-@pytest.fixture
-def transports(monkeypatch: pytest.MonkeyPatch) -> dict[str, RecordingTransport]:
-    """A fresh registry with recording transports for web chat and Telegram (the channels' own
-    transports are tested in tests/worker and tests/web)."""
-    monkeypatch.setattr(registry, "_transports", {})
-    made = {channel: RecordingTransport(channel) for channel in ("webchat", "telegram")}
-    for transport in made.values():
-        registry.register_transport(transport)
-    return made
-
-
-@pytest.fixture
-async def rasa() -> AsyncIterator[RasaStandIn]:
-    """Rasa's tracker-events endpoint on loopback, so sent messages reach a transcript."""
-    stand_in = RasaStandIn()
-    app = web.Application()
-    app.router.add_post("/conversations/{conversation_id:.+}/tracker/events", stand_in.handle)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", RASA_PORT, shutdown_timeout=1.0).start()
-    yield stand_in
-    await runner.cleanup()
-
+__all__ = ["rasa", "settings", "transports"]
 
 RunWorker = Callable[..., Awaitable[Worker]]
 
 
 @pytest.fixture
-def run_worker(outbound_settings: OutboundSettings, world: SlaWorld, monkeypatch: pytest.MonkeyPatch) -> RunWorker:
+def run_worker(settings: OutboundSettings, world: SlaWorld, monkeypatch: pytest.MonkeyPatch) -> RunWorker:
     """Run the real arq worker (settings as the product builds them) until its queue is empty."""
     monkeypatch.setenv("COMPLAINTS_CONFIG_DIR", str(Path(PROJECT_ROOT / "settings")))
 
     async def run(clock: Callable[[], datetime] | None = None, until: datetime | None = None, timeout: float = 30) -> Worker:
         """Run until idle, and not before ``until`` (real time) if given."""
         kwargs = worker_settings(
-            outbound_settings, database_url=world.url, rasa_token=RASA_TOKEN, transport_modules=(),
+            settings, database_url=world.url, rasa_token=RASA_TOKEN, transport_modules=(),
             sla_settings=SlaWatchSettings(sweep_batch=100), clock=clock,
         )
         worker = Worker(**kwargs, burst=False, poll_delay=0.01, handle_signals=False)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from datetime import datetime, timedelta, timezone
 
+import pytest
 import redis.asyncio as aioredis
 
 from bot.outbound.delivery import Outbound
@@ -144,6 +145,61 @@ async def test_overtaken_stale_and_unpushable_changes_are_not_announced(
     refused = outbound.store.get(f"status:{rest}:{world.tickets.events(rest)[-1].id}")
     assert refused is not None and (refused.status, refused.last_error) == ("failed", "no_push")
     assert notices.pending(now) == []
+
+
+RESOLVED_TEXT = "Good news about ticket {}: our team has resolved your complaint. If something is still not right, just tell me here."
+
+
+@pytest.mark.parametrize(
+    ("moves", "told"),
+    [(["resolved"], "resolved"), (["withdrawn"], None), (["resolved", "closed"], None)],
+    ids=["resolved", "withdrawn", "resolved-then-closed"],
+)
+async def test_a_notice_queued_while_the_worker_was_down_is_not_sent_once_the_ticket_has_moved_on(
+    moves: list[str], told: str | None, world: SlaWorld, outbound: Outbound, notices: StatusNotices,
+    transports: dict[str, RecordingTransport], rasa: RasaStandIn, run_worker: RunWorker,
+) -> None:
+    """The "in progress" notice is recorded and queued, but no worker runs; the ticket moves on
+    (each move announced as the API does); when the worker comes back only news that still
+    holds reaches the customer."""
+    now = utcnow()
+    number = world.file(opened=now - timedelta(minutes=10), sender_id="web:session-late")
+    world.tickets.transition(number, "acknowledged", actor="agent:Priya", now=now - timedelta(minutes=9))
+    world.tickets.transition(number, "in_progress", actor="agent:Priya", now=now - timedelta(minutes=8))
+    in_progress = f"status:{number}:{world.tickets.events(number)[-1].id}"
+    assert await notices.deliver_pending(outbound, now, ticket=number) == [in_progress]
+    for to in moves:
+        world.tickets.transition(number, to, actor="agent:Priya", now=utcnow())
+        await notices.deliver_pending(outbound, utcnow(), ticket=number)
+
+    await run_worker()
+
+    events = {e.detail["to"]: e.id for e in world.tickets.events(number) if e.kind == "status"}
+    expected = [] if told is None else [(f"status:{number}:{events[told]}", RESOLVED_TEXT.format(number))]
+    assert [(s.key, s.message.text) for s in transports["webchat"].sends] == expected
+    assert [p["json"]["metadata"]["outbound_key"] for p in rasa.posts] == [key for key, _ in expected]
+    withheld = outbound.store.get(in_progress)
+    assert (withheld.status, withheld.last_error, withheld.sent_at) == ("failed", "overtaken", None)
+    if moves == ["resolved", "closed"]:
+        resolved = outbound.store.get(f"status:{number}:{events['resolved']}")
+        assert (resolved.status, resolved.last_error) == ("failed", "overtaken")
+    assert outbound.store.unfinished(10) == []
+
+
+def test_only_notices_whose_ticket_has_moved_on_are_overtaken(world: SlaWorld, notices: StatusNotices) -> None:
+    now = utcnow()
+    current, moved = (world.file(opened=now - timedelta(minutes=10), sender_id=f"web:{name}") for name in ("current", "moved"))
+    for number in (current, moved):
+        world.tickets.transition(number, "acknowledged", actor="agent:Priya", now=now)
+        world.tickets.transition(number, "in_progress", actor="agent:Priya", now=now)
+    keys = {number: f"status:{number}:{world.tickets.events(number)[-1].id}" for number in (current, moved)}
+    world.tickets.transition(moved, "escalated", actor="sla-watch", now=now)
+    world.tickets.transition(moved, "in_progress", actor="agent:Priya", now=now)
+    again = f"status:{moved}:{world.tickets.events(moved)[-1].id}"
+
+    assert notices.overtaken([keys[current], keys[moved], again, "status:CX-GONE00:999999", "followup:CX-1:72h"]) == {
+        keys[moved], "status:CX-GONE00:999999",
+    }
 
 
 async def test_four_workers_at_once_record_each_breach_and_escalation_once(

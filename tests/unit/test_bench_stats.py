@@ -12,7 +12,7 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 if str(PROJECT_ROOT) not in sys.path:
     sys.path.insert(0, str(PROJECT_ROOT))  # ``bench`` is a folder of scripts, not an installed package
 
-from bench import load, nlu_eval, proc_stats  # noqa: E402
+from bench import followups, load, nlu_eval, proc_stats  # noqa: E402
 
 # --- percentiles ------------------------------------------------------------------------
 
@@ -204,3 +204,50 @@ def test_rss_of_this_process_is_positive() -> None:
 
     total, count = proc_stats.tree_rss_bytes([os.getpid()])
     assert count >= 1 and total > 0
+
+
+# --- Telegram against REST --------------------------------------------------------------
+
+
+def test_channel_ratios_are_per_round_and_judged_on_their_median() -> None:
+    from bench.telegram_channel import channel_ratios
+
+    results = {
+        "rest": [{"msg_per_s": 90.0, "p95_ms": 700}, {"msg_per_s": 100.0, "p95_ms": 600}, {"msg_per_s": 80.0, "p95_ms": 500}],
+        "telegram": [{"msg_per_s": 60.0, "p95_ms": 980}, {"msg_per_s": 80.0, "p95_ms": 720}, {"msg_per_s": 70.0, "p95_ms": 600}],
+    }
+    ratios = channel_ratios(results)
+    assert ratios["per_round"] == {"msg_per_s": [1.5, 1.25, 1.14], "p95": [1.4, 1.2, 1.2]}
+    assert ratios["median"] == {"msg_per_s": 1.25, "p95": 1.2}
+    assert ratios["within_target"] == {"msg_per_s": True, "p95": True}
+    results["telegram"][1] = {"msg_per_s": 50.0, "p95_ms": 720}
+    assert channel_ratios(results)["within_target"] == {"msg_per_s": False, "p95": True}
+
+
+# --- follow-ups ---------------------------------------------------------------------------
+
+
+def _followups_result(due_per_s: float, p99_s: float, sent: int = 100_000, duplicates: int = 0) -> followups.Result:
+    return followups.Result(
+        workers=1, count=100_000, due_per_s=due_per_s, sent=sent, schedule_s=1.0, sweep_s=0.2, sweep_late_s=0.0,
+        jobs_per_s=due_per_s, p50_s=0.5, p99_s=p99_s, max_s=p99_s, duplicates=duplicates, worker_cpu_ms=0.4, load=(1.0, 1.0),
+    )
+
+
+def _due_over(seconds: float, count: int = 100_000) -> dict[str, float]:
+    """Due times as bench/followups.py writes them: ``count`` evenly over ``seconds``."""
+    return {f"followup:CX-{i:06d}:72h:survey": 1_800_000_000 + i * seconds / count for i in range(count)}
+
+
+def test_the_follow_up_due_rate_is_read_from_the_due_times_written() -> None:
+    assert followups.due_rate(_due_over(60)) == pytest.approx(1666.67, rel=1e-4)  # the issue's "within one minute"
+    assert followups.due_rate(_due_over(100)) == pytest.approx(1000.0, rel=1e-6)  # the target's rate
+    assert followups.due_rate({"a": 5.0, "b": 5.0}) == float("inf")  # all due at once
+
+
+def test_the_follow_up_verdict_is_judged_at_the_achieved_rate() -> None:
+    assert _followups_result(999.99, 1.2).verdict == "met"
+    assert _followups_result(1666.7, 2.4).verdict == "MISSED"
+    assert _followups_result(600.0, 0.4).verdict == "n/a (only 600 due/s)"
+    assert _followups_result(1000.0, 0.4, sent=99_999).verdict == "MISSED (not all sent once)"
+    assert _followups_result(1000.0, 0.4, duplicates=1).verdict == "MISSED (not all sent once)"

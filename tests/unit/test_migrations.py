@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import multiprocessing
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
 
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
@@ -15,7 +20,8 @@ import bot.handoff.store  # noqa: F401  (declares handoffs)
 import bot.outbound.store  # noqa: F401  (declares outbound_messages)
 import bot.sla.models  # noqa: F401  (declares sla_checks)
 import web.console.models  # noqa: F401  (declares console_accounts)
-from bot.db import make_engine, migrate
+from bot import db as db_module
+from bot.db import make_engine, make_sessionmaker, migrate, write_session
 from bot.models import metadata
 
 HEAD = "0011_followup_batches"
@@ -98,3 +104,51 @@ def test_a_sqlite_store_creates_its_folder_and_lets_processes_share_it(sqlite_ur
     assert journal == "wal"
     assert busy_ms >= 5000
     assert foreign_keys == 1
+
+
+def test_a_sqlite_writer_waits_for_another_thread_of_its_process_without_sqlites_busy_handler(
+    sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(db_module, "SQLITE_BUSY_TIMEOUT_S", 0.05)
+    engine = make_engine(sqlite_url)
+    with engine.begin() as connection:
+        connection.execute(text("CREATE TABLE writes (writer TEXT)"))
+    sessions = make_sessionmaker(engine)
+    holding = threading.Event()
+    order: list[str] = []
+
+    def first() -> None:
+        with write_session(sessions) as session:
+            session.execute(text("INSERT INTO writes VALUES ('first')"))
+            holding.set()
+            time.sleep(0.5)
+            order.append("first committed")
+
+    def second() -> None:
+        holding.wait()
+        with write_session(sessions) as session:
+            order.append("second began")
+            session.execute(text("INSERT INTO writes VALUES ('second')"))
+
+    with ThreadPoolExecutor(2) as pool:
+        for future in [pool.submit(first), pool.submit(second)]:
+            future.result()
+    with sessions() as session:
+        written = session.execute(text("SELECT writer FROM writes ORDER BY rowid")).scalars().all()
+    engine.dispose()
+    assert order == ["first committed", "second began"]
+    assert written == ["first", "second"]
+
+
+def test_sqlite_sessions_reuse_their_connection(sqlite_url: str) -> None:
+    engine = make_engine(sqlite_url)
+    opened: list[object] = []
+    event.listen(engine, "connect", lambda connection, record: opened.append(connection))
+    sessions = make_sessionmaker(engine)
+    for _ in range(5):
+        with write_session(sessions) as session:
+            session.execute(text("SELECT 1"))
+        with sessions() as session:
+            session.execute(text("SELECT 1"))
+    engine.dispose()
+    assert len(opened) == 1

@@ -17,7 +17,7 @@ from sqlalchemy.engine import Engine
 from bot import tickets as tickets_module
 from bot.db import make_engine, make_sessionmaker, migrate
 from bot.errors import InvalidTransition, TicketNotFound, TicketStoreUnavailable
-from bot.models import Ticket
+from bot.models import Ticket, TicketEvent
 from bot.ticket_numbers import new_ticket_number
 from bot.tickets import TicketDraft, TicketRecord, TicketStore
 
@@ -103,6 +103,27 @@ def test_every_field_survives_the_round_trip(store: TicketStore) -> None:
     assert len(fetched.narrative) == 20_000
     assert fetched.created_at == fetched.updated_at == NOW
     assert fetched.resolved_at is None
+
+
+def test_what_is_written_within_the_filing_exists_exactly_when_the_ticket_does(store: TicketStore) -> None:
+    seen: list[tuple[str, int]] = []
+
+    def note(session, ticket: Ticket) -> None:
+        session.add(TicketEvent(ticket_id=ticket.id, kind="note", at=NOW, detail={"text": "planned"}))
+        seen.append((ticket.number, ticket.id))
+
+    filed = store.create(make_draft(sender_id="with-hook"), NOW, within=note)
+    assert [number for number, _ in seen] == [filed.number]
+    with store._sessions() as session:
+        kinds = session.scalars(select(TicketEvent.kind).where(TicketEvent.ticket_id == seen[0][1]).order_by(TicketEvent.id)).all()
+    assert kinds == ["created", "note"]
+
+    def fail(session, ticket: Ticket) -> None:
+        raise RuntimeError("the SLA checks could not be written")
+
+    with pytest.raises(RuntimeError, match="SLA checks"):
+        store.create(make_draft(sender_id="hook-fails"), NOW, within=fail)
+    assert store.find_by_sender("telegram", "hook-fails") == []
 
 
 def test_optional_details_may_be_missing(store: TicketStore) -> None:

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from bot.time_zones import known_time_zone, reported_time_zone
+from bot.time_zones import known_time_zone, phone_time_zone, reported_time_zone
 from web.chat import parse_time_zone
 
 
@@ -41,3 +41,24 @@ def test_the_newest_message_that_reported_a_known_zone_counts() -> None:
     assert reported_time_zone(events, {"timezone": "Europe/Berlin"}) == "Europe/Berlin"
     assert reported_time_zone(events, {"timezone": "Not/AZone"}) == "America/New_York"
     assert reported_time_zone([_said(), {"event": "user"}]) is None
+
+
+@pytest.mark.parametrize(("number", "zone"), [
+    ("+12125550123", "America/New_York"), ("+14155550100", "America/Los_Angeles"), ("+4915112345678", "Europe/Berlin"),
+    ("+33612345678", "Europe/Paris"), ("+8613800138000", "Asia/Shanghai"), ("+442079460000", "Europe/London"),
+])
+def test_a_phone_number_whose_prefix_lies_in_one_zone_gives_that_zone(number: str, zone: str) -> None:
+    assert phone_time_zone(number) == zone
+
+
+@pytest.mark.parametrize("number", [
+    "+447911123456",  # a UK mobile: Guernsey, Isle of Man, Jersey and London
+    "+18005551234",   # toll-free across North America
+    "+79161234567",   # a Russian mobile: eleven time zones
+    "+61412345678",   # an Australian mobile
+    "+447700900123",  # not a valid number (a range kept for drama)
+    "02079460000",    # no country code: nothing to read it by
+    "jane@example.com", "", None, 12125550123,
+])
+def test_a_number_spanning_several_zones_or_none_gives_no_zone(number: Any) -> None:
+    assert phone_time_zone(number) is None

@@ -4,7 +4,9 @@ SQLite and PostgreSQL stores and a loopback stand-in for Rasa's tracker-events e
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 
+import aiohttp
 import pytest
 import redis.asyncio as aioredis
 
@@ -12,12 +14,14 @@ from bot.outbound import (
     Button,
     Conversation,
     OutboundMessage,
+    Outgoing,
     PermanentDeliveryError,
     TransientDeliveryError,
     register_transport,
     registry,
 )
 from bot.outbound.delivery import Outbound
+from bot.outbound.transcript import RasaTranscript
 from tests.outbound.support import CLOSED_PORT, RASA_PORT, RASA_TOKEN, RasaStandIn, RecordingTransport, RunWorker
 
 WEB = Conversation("webchat", "session-b")
@@ -243,3 +247,29 @@ async def test_a_transcript_rasa_never_takes_is_given_up_after_its_attempts(
     record = outbound.store.get("reply:CX-12:1")
     assert (record.status, record.transcript_status, record.transcript_attempts) == ("sent", "failed", 3)
     assert len(rasa.posts) == 3
+
+
+async def test_messages_their_sender_calls_overtaken_are_withheld_and_the_rest_of_the_batch_is_sent(
+    outbound: Outbound, transports: dict[str, RecordingTransport], rasa: RasaStandIn
+) -> None:
+    """The check is asked right before the send, about the claimed messages its prefix names only."""
+    asked: list[list[str]] = []
+
+    def overtaken(keys: Sequence[str]) -> set[str]:
+        asked.append(sorted(keys))
+        return {key for key in keys if key.endswith(":old")}
+
+    outbound.withhold("news:", overtaken)
+    keys = ["news:CX-7:old", "news:CX-7:new", "reply:CX-7:old"]
+    await outbound.deliver_many([Outgoing(WEB, OutboundMessage(f"message {key}"), key) for key in keys])
+    async with aiohttp.ClientSession() as http:
+        transcript = RasaTranscript(http, (f"http://127.0.0.1:{RASA_PORT}",), RASA_TOKEN)
+        assert await outbound.attempt(transcript, keys) is None
+        assert await outbound.attempt(transcript, keys) is None
+
+    assert asked == [["news:CX-7:new", "news:CX-7:old"]]
+    assert sorted(s.key for s in transports["webchat"].sends) == ["news:CX-7:new", "reply:CX-7:old"]
+    assert sorted(p["json"]["metadata"]["outbound_key"] for p in rasa.posts) == ["news:CX-7:new", "reply:CX-7:old"]
+    withheld = outbound.store.get("news:CX-7:old")
+    assert (withheld.status, withheld.last_error, withheld.attempts, withheld.transcript_status) == ("failed", "overtaken", 1, None)
+    assert outbound.store.unfinished(10) == []
