@@ -309,8 +309,10 @@ class TicketStore:
 
         For what is said after filing: a hand-off, messages the customer writes while waiting
         for a person. A line already there (same sender, text and time) is not added again, so
-        a retried append never doubles a message. Under the ticket's row lock, so two appends
-        cannot lose each other's lines.
+        a retried append never doubles a message. The transcript stays in the order things were
+        said: a line said earlier than lines already kept (the assistant's words on handing over,
+        added when the conversation is handed over again) goes in its place. Under the ticket's
+        row lock, so two appends cannot lose each other's lines.
         """
         canonical = normalise_ticket_number(number)
         if canonical is None:
@@ -324,7 +326,7 @@ class TicketStore:
                 seen = {_line_key(line) for line in ticket.transcript}
                 new = [copy.deepcopy(line) for line in lines if _line_key(line) not in seen]
                 if new:
-                    ticket.transcript = [*ticket.transcript, *new]
+                    ticket.transcript = _in_time_order([*ticket.transcript, *new])
                 return len(new)
 
         return self._retrying("append_transcript", append)
@@ -491,6 +493,19 @@ def _record(ticket: Ticket) -> TicketRecord:
             for name, value in values.items()
         }
     )
+
+
+def _in_time_order(lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Transcript lines by their time, lines of the same instant in the order given; unchanged
+    when a line has no readable, zone-aware time (nothing to order it by)."""
+    try:
+        times = [datetime.fromisoformat(line["timestamp"]) for line in lines]
+        if any(moment.utcoffset() is None for moment in times):
+            return lines
+        order = sorted(range(len(lines)), key=times.__getitem__)
+    except (KeyError, TypeError, ValueError):
+        return lines
+    return [lines[index] for index in order]
 
 
 def _line_key(line: dict[str, Any]) -> tuple[Any, Any, Any]:

@@ -1,7 +1,10 @@
 """Forwarding a customer's message to Rasa's REST channel.
 
 Every message of one conversation goes to the same Rasa process (a stable hash of the
-session id picks it), so its messages reach Rasa in the order they were sent. The
+session id picks it), so its messages reach Rasa in the order they were sent. When that
+process cannot be reached (it is restarting), the next one takes the message: the
+connection was refused, so nothing reached the first, and the processes share the tracker
+and lock stores. A customer talking to a person during a restart is not cut off. The
 conversation's sender is ``web:<session_id>``: the server chose it, the client never
 names it.
 """
@@ -46,16 +49,32 @@ async def ask_rasa(
     metadata = {"channel": "webchat"} | ({METADATA_KEY: time_zone} if time_zone else {})
     body = {"sender": f"web:{session_id}", "message": text, "metadata": metadata}
     headers = {"Authorization": f"Bearer {token}"} if token else {}
-    url = f"{pick_url(urls, session_id)}/webhooks/rest/webhook"
+    first = pick_url(urls, session_id)
+    for base in (first, *(url for url in urls if url != first)):
+        try:
+            replies = await _post(http, f"{base}/webhooks/rest/webhook", body, headers, timeout_s)
+            break
+        except aiohttp.ClientConnectorError as error:  # never reached that process: the next may take it
+            logger.warning("a Rasa server refused the connection; trying the next")
+            refused = error
+    else:
+        raise RasaUnavailable(type(refused).__name__) from refused
+    if not isinstance(replies, list):
+        raise RasaUnavailable("Rasa's answer is not a list")
+    return [reply for reply in replies if isinstance(reply, dict) and reply.get("text")]
+
+
+async def _post(http: aiohttp.ClientSession, url: str, body: dict[str, Any], headers: dict[str, str],
+                timeout_s: float) -> Any:
+    """One Rasa server's answer to the message; a refused connection is the caller's to handle."""
     try:
         async with http.post(url, json=body, headers=headers, timeout=aiohttp.ClientTimeout(total=timeout_s)) as response:
             if response.status == 429:
                 raise RasaSlowDown()
             if response.status != 200:
                 raise RasaUnavailable(f"Rasa answered {response.status}")
-            replies = await response.json()
+            return await response.json()
+    except aiohttp.ClientConnectorError:
+        raise
     except (aiohttp.ClientError, TimeoutError, ValueError) as error:
         raise RasaUnavailable(type(error).__name__) from error
-    if not isinstance(replies, list):
-        raise RasaUnavailable("Rasa's answer is not a list")
-    return [reply for reply in replies if isinstance(reply, dict) and reply.get("text")]

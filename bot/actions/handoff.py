@@ -29,6 +29,7 @@ from bot.callbacks.slots import hours_label
 from bot.channels import conversation_channel
 from bot.domain_config import PRIORITIES
 from bot.errors import InvalidTransition, TicketStoreUnavailable
+from bot.handoff.desk import delivered_by_desk
 from bot.handoff.hours import reply_by
 from bot.handoff.policy import HandoffPolicy, Trigger, most_urgent
 from bot.handoff.service import HandoffOutcome
@@ -152,7 +153,8 @@ class ActionHandoff(Action):
             except TicketStoreUnavailable:
                 logger.warning("ticket store unavailable; filing the conversation instead")
         if current is not None and current.sender_id == tracker.sender_id and current.status not in FINAL_STATUSES:
-            return await asyncio.to_thread(_escalate, rt, current, transcript(tracker.events), now), current.number
+            lines = transcript(event for event in tracker.events if not delivered_by_desk(event))
+            return await asyncio.to_thread(_escalate, rt, current, lines, now), current.number
         filing = await file_from_tracker(tracker, "escalated")
         if filing.spooled:
             return None, filing.number

@@ -53,6 +53,19 @@ CALLBACK_BOOKED_EVENT = "callback_booked"
 CALLBACK_BOOKED_RESPONSE = "utter_callback_booked"
 RESUME_ACTION = "utter_anything_else"
 """What the assistant says when a person hands the conversation back: it asks what else it can do."""
+DELIVERY_KEY_PREFIX = "handoff:"
+"""Every message the desk delivers is keyed ``handoff:<id>:...``: an agent's reply, the greeting on hand-back."""
+
+
+def delivered_by_desk(event: Mapping[str, Any]) -> bool:
+    """Whether a Rasa event is the outbound path's copy of a message the desk delivered.
+
+    Its words are kept already: an agent's reply in the ticket's transcript under the agent's name,
+    the greeting on hand-back as Rasa's own event of the action that said it. Reading the
+    conversation into a transcript again (a second hand-off) must skip these copies.
+    """
+    metadata = event.get("metadata") or {}
+    return event.get("event") == "bot" and str(metadata.get("outbound_key", "")).startswith(DELIVERY_KEY_PREFIX)
 
 
 class SlotUnavailable(BotError):
@@ -111,7 +124,7 @@ class HandoffDesk:
             record = await self.claim(handoff_id, agent, now, supervisor=supervisor)
         if record.state != "claimed" or record.agent != agent.ref:
             raise HandoffTaken(f"hand-off {handoff_id} is {record.state} ({record.agent})")
-        key = f"handoff:{handoff_id}:agent:{secrets.token_hex(8)}"
+        key = f"{DELIVERY_KEY_PREFIX}{handoff_id}:agent:{secrets.token_hex(8)}"
         line = {"sender": "agent", "agent": agent.ref, "agent_name": agent.display_name, "text": text,
                 "timestamp": now.isoformat(), "handoff_id": handoff_id, "outbound_key": key}
         await asyncio.to_thread(self._tickets.append_transcript, record.ticket_number, [line])
@@ -221,7 +234,7 @@ class HandoffDesk:
             buttons = tuple(Button(b["title"], b["payload"]) for b in message.get("buttons") or ())
             outbound = OutboundMessage(text=message["text"], buttons=buttons)
             try:
-                await self._outbound.deliver(conversation, outbound, key=f"handoff:{handoff_id}:resume:{index}",
+                await self._outbound.deliver(conversation, outbound, key=f"{DELIVERY_KEY_PREFIX}{handoff_id}:resume:{index}",
                                              in_transcript=True)
             except PermanentDeliveryError:
                 logger.info("hand-back greeting not pushed: the channel cannot push", extra={"handoff_id": handoff_id})

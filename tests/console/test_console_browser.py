@@ -119,7 +119,8 @@ async def test_an_agent_takes_a_customer_live_from_the_queue_to_hand_back(
     await console_page.locator("#handoff-state", has_text="returned").wait_for(timeout=5000)
     assert world.handoffs.get(handoff.id).state == "returned"
     assert [path for path, _, _ in rasa.calls] == [f"/conversations/web:{session_id}/tracker/events",
-                                                    f"/conversations/web:{session_id}/execute"]
+                                                    f"/conversations/web:{session_id}/execute",
+                                                    f"/conversations/web:{session_id}/tracker/events"]
     resumed = None
     for _ in range(20):  # the queue notice can show "returned" before the page's own call has finished
         resumed = world.outbound.get(f"handoff:{handoff.id}:resume:0")

@@ -115,6 +115,7 @@ async def test_hand_back_resumes_the_assistant_and_delivers_what_it_says(
     assert rasa.calls == [
         ("/conversations/web:customer-1/tracker/events", RASA_TOKEN, [{"event": "resume"}]),
         ("/conversations/web:customer-1/execute", RASA_TOKEN, {"name": "utter_anything_else"}),
+        ("/conversations/web:customer-1/tracker/events", RASA_TOKEN, [{"event": "action", "name": "action_listen"}]),
     ]
     delivery = world.outbound.get(f"handoff:{handoff.id}:resume:0")
     assert delivery is not None and delivery.message == OutboundMessage(text=RESUMED_TEXT)
@@ -139,7 +140,8 @@ async def test_resolve_resolves_the_ticket_schedules_the_follow_up_and_hands_bac
     assert len(followups) == 1
     assert world.handoffs.get(handoff.id).state == "returned"
     assert [path for path, _, _ in rasa.calls] == ["/conversations/web:customer-1/tracker/events",
-                                                    "/conversations/web:customer-1/execute"]
+                                                    "/conversations/web:customer-1/execute",
+                                                    "/conversations/web:customer-1/tracker/events"]
 
 
 async def test_the_access_rule_over_http(alex: Browser, bea: Browser, sam: Browser, world: World) -> None:
@@ -192,7 +194,7 @@ async def _receive(ws: aiohttp.ClientWebSocketResponse, kind: str, within: float
 
 
 async def test_queue_notices_and_customer_messages_reach_the_socket_within_a_second(
-    alex: Browser, bea: Browser, world: World, app_env: str,
+    alex: Browser, bea: Browser, world: World, app_env: str, clock: Clock,
 ) -> None:
     ticket, handoff = world.hand_over()
     async with alex.http.ws_connect(alex.base + "/console/ws", origin=ORIGIN) as watcher, \
@@ -215,6 +217,7 @@ async def test_queue_notices_and_customer_messages_reach_the_socket_within_a_sec
         notice = (await _receive(watcher, "chat"))["notice"]
         assert (notice["event"], notice["sender"], notice["text"], notice["handoff_id"]) == (
             "customer_message", "customer", "Is anyone there?", handoff.id)
+        clock.advance(10)  # the agent answers after the customer wrote (the transcript is in time order)
         await post(alex, f"/console/api/handoffs/{handoff.id}/messages", {"text": "Yes, Alex here."})
         notice = (await _receive(watcher, "chat"))["notice"]
         assert (notice["event"], notice["sender"], notice["agent_name"], notice["text"]) == (

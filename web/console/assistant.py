@@ -1,9 +1,12 @@
 """Rasa's HTTP API for handing a conversation back to the assistant.
 
-Two calls: ``POST /conversations/{id}/tracker/events`` with a ``resume`` event (Rasa's
+Three calls: ``POST /conversations/{id}/tracker/events`` with a ``resume`` event (Rasa's
 ConversationResumed), then ``POST /conversations/{id}/execute`` of the action that greets
 the customer back; Rasa answers with the messages that action produced, which the desk
 delivers through the outbound path (the execute call itself sends nothing to the channel).
+Last an ``action_listen`` is appended: ``execute`` runs only the one action, and a customer
+message after an action that is not ``action_listen`` matches no rule, so the assistant would
+answer the customer's next words with its fallback instead of reading them.
 Any Rasa server will do: they share the tracker store, so each is tried in turn.
 """
 
@@ -38,6 +41,7 @@ class RasaAssistant:
         path = f"/conversations/{quote(sender_id, safe=':')}"
         await self._post(f"{path}/tracker/events", [{"event": "resume"}])
         answer = await self._post(f"{path}/execute", {"name": action})
+        await self._post(f"{path}/tracker/events", [{"event": "action", "name": "action_listen"}])
         messages = answer.get("messages") if isinstance(answer, dict) else None
         return [m for m in messages or () if isinstance(m, dict) and m.get("text")]
 
