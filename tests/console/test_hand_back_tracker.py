@@ -95,6 +95,6 @@ async def test_a_hand_back_leaves_the_greeting_in_the_tracker_once_and_sends_it_
     resumed = [index for index, e in enumerate(events) if e["event"] == "resume"]
     assert len(resumed) == 1
     after = [(e["event"], e.get("name") or e.get("text")) for e in events[resumed[0]:]]
-    assert after == [("resume", None), ("action", "utter_anything_else"), ("bot", GREETING)]
+    assert after == [("resume", None), ("action", "utter_anything_else"), ("bot", GREETING), ("action", "action_listen")]
     tracker = _rasa(rasa_stack, "GET", f"{conversation}/tracker")
-    assert tracker["paused"] is False and tracker["latest_action_name"] == "utter_anything_else"
+    assert tracker["paused"] is False and tracker["latest_action_name"] == "action_listen"
